@@ -1,0 +1,1 @@
+"""Membership-inference audits of trained generators."""

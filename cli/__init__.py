@@ -1,0 +1,1 @@
+"""The ``prism-secure`` command-line interface."""

@@ -1,0 +1,1 @@
+"""Secure aggregation as an embeddable, transport-free library (numpy, cryptography, pydantic)."""
