@@ -28,6 +28,9 @@ class DataConfig(_Strict):
     )
     download: bool = True
     max_records_per_client: int | None = Field(default=None, ge=1)
+    holdout: int = Field(
+        default=1000, ge=0, description="Train-split records no client gets: audit non-members."
+    )
 
 
 class PartitionConfig(_Strict):
@@ -40,8 +43,10 @@ class PartitionConfig(_Strict):
 
 class ModelConfig(_Strict):
     arch: Literal["dcgan28", "resnet32"] = "dcgan28"
-    latent_dim: int = Field(default=64, ge=1)
-    width: int = Field(default=32, ge=4, description="Base channel count of the generator.")
+    latent_dim: int = Field(default=128, ge=1)
+    width: int | None = Field(
+        default=None, ge=4, description="Base channel count; None takes the architecture's."
+    )
     weight_seed: int | None = Field(
         default=None, description="Seed of the frozen random weights; defaults to the run seed."
     )
@@ -52,7 +57,7 @@ class FeatureConfig(_Strict):
     kind: Literal["rff", "randconv", "rff+randconv", "vgg19bn"] = "rff+randconv"
     rff_dim: int = Field(default=2048, ge=16)
     bandwidths: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0])
-    randconv_width: int = Field(default=64, ge=4)
+    randconv_width: int = Field(default=16, ge=4)
     vgg_weights: Path | None = None
     seed: int = Field(default=1234, description="Public seed of the data-independent features.")
 

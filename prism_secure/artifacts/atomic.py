@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, writer: Callable[[BinaryIO], None]) -> None:
     """Write through ``writer`` into a temporary file beside ``path``, fsync, then rename."""
     path = Path(path)
@@ -20,6 +26,7 @@ def write_atomic(path: Path, writer: Callable[[BinaryIO], None]) -> None:
             writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

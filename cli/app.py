@@ -1,0 +1,38 @@
+"""The ``prism-secure`` Typer application."""
+
+from __future__ import annotations
+
+import typer
+from prism_secure.cli.sample import sample_command
+from prism_secure.cli.train import train_command
+
+app = typer.Typer(
+    name="prism-secure",
+    help="Federated masked-generator training with differential privacy and secure aggregation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("train")(train_command)
+app.command("sample")(sample_command)
+
+try:
+    from prism_secure.cli.evaluate import evaluate_command
+
+    app.command("evaluate")(evaluate_command)
+except ImportError:  # pragma: no cover - present in every full install
+    pass
+try:
+    from prism_secure.cli.audit import audit_command
+
+    app.command("audit")(audit_command)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

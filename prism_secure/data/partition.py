@@ -1,0 +1,136 @@
+"""Splitting a training set across clients: IID, label shards, Dirichlet, or an attribute.
+
+All splits are pure functions of ``(labels, config, seed)`` so every run is reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from prism_secure.config import PartitionConfig
+from prism_secure.errors import ConfigError
+
+
+class Membership(BaseModel):
+    """Which records each client trained on, and which same-distribution records none did."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    split: str = "train"
+    clients: dict[int, list[int]]
+    holdout: list[int]
+    canaries: dict[str, object] | None = None
+
+
+def _rng(seed: int, salt: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, salt]))
+
+
+def iid(indices: np.ndarray, num_clients: int, seed: int) -> list[np.ndarray]:
+    perm = _rng(seed, 1).permutation(indices)
+    return [np.sort(p) for p in np.array_split(perm, num_clients)]
+
+
+def label_shards(
+    indices: np.ndarray, labels: np.ndarray, num_clients: int, shards_per_client: int, seed: int
+) -> list[np.ndarray]:
+    """The paper's split: sort by label, cut into ``K * s`` shards, deal ``s`` to each client."""
+    rng = _rng(seed, 2)
+    shuffled = rng.permutation(indices)
+    order = shuffled[np.argsort(labels[shuffled], kind="stable")]
+    shards = np.array_split(order, num_clients * shards_per_client)
+    deal = rng.permutation(len(shards)).reshape(num_clients, shards_per_client)
+    return [np.sort(np.concatenate([shards[j] for j in row])) for row in deal]
+
+
+def dirichlet(
+    indices: np.ndarray, labels: np.ndarray, num_clients: int, alpha: float, seed: int
+) -> list[np.ndarray]:
+    """Per class, split its records across clients in Dirichlet(alpha) proportions."""
+    rng = _rng(seed, 3)
+    parts: list[list[np.ndarray]] = [[] for _ in range(num_clients)]
+    for cls in np.unique(labels[indices]):
+        members = rng.permutation(indices[labels[indices] == cls])
+        props = rng.dirichlet(np.full(num_clients, alpha))
+        cuts = (np.cumsum(props)[:-1] * len(members)).astype(int)
+        for k, chunk in enumerate(np.split(members, cuts)):
+            parts[k].append(chunk)
+    return [np.sort(np.concatenate(p)) if p else np.empty(0, dtype=np.int64) for p in parts]
+
+
+def by_attribute(
+    indices: np.ndarray, attr: np.ndarray, num_clients: int, seed: int
+) -> list[np.ndarray]:
+    """Clients alternate between attribute groups; each group is split IID among its clients."""
+    groups = [indices[attr[indices] == v] for v in np.unique(attr[indices])]
+    assigned: list[list[int]] = [[] for _ in groups]
+    for k in range(num_clients):
+        assigned[k % len(groups)].append(k)
+    out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * num_clients
+    for g, (members, clients) in enumerate(zip(groups, assigned, strict=True)):
+        if clients:
+            for k, part in zip(clients, iid(members, len(clients), seed + g), strict=True):
+                out[k] = part
+    return out
+
+
+def partition(
+    labels: np.ndarray,
+    cfg: PartitionConfig,
+    seed: int,
+    *,
+    dataset: str,
+    holdout: int = 0,
+    max_records_per_client: int | None = None,
+    canaries: int = 0,
+) -> Membership:
+    """Hold out non-members (and canary candidates), split the rest, record who holds what."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if holdout + canaries >= n:
+        raise ConfigError("data.holdout", f"holdout + canaries ({holdout + canaries}) >= {n}")
+    perm = _rng(seed, 0).permutation(n)
+    held, cand, rest = (
+        perm[:holdout],
+        perm[holdout : holdout + canaries],
+        perm[holdout + canaries :],
+    )
+    rest = np.sort(rest)
+    k = cfg.num_clients
+    if cfg.scheme == "iid":
+        parts = iid(rest, k, seed)
+    elif cfg.scheme == "shards":
+        parts = label_shards(rest, labels, k, cfg.shards_per_client, seed)
+    elif cfg.scheme == "dirichlet":
+        parts = dirichlet(rest, labels, k, cfg.alpha, seed)
+    else:
+        parts = by_attribute(rest, labels, k, seed)
+    if max_records_per_client is not None:
+        rng = _rng(seed, 4)
+        parts = [np.sort(rng.permutation(p)[:max_records_per_client]) for p in parts]
+    canary_info = None
+    if canaries:
+        rng = _rng(seed, 5)
+        coins = rng.random(canaries) < 0.5
+        owners = rng.integers(0, k, size=canaries)
+        client_of = {
+            int(c): int(o) for c, o, inside in zip(cand, owners, coins, strict=True) if inside
+        }
+        for c, owner in client_of.items():
+            parts[owner] = np.sort(np.append(parts[owner], c))
+        canary_info = {
+            "candidates": [int(c) for c in cand],
+            "inserted": sorted(client_of),
+            "client_of": {str(c): o for c, o in client_of.items()},
+        }
+    empty = [i for i, p in enumerate(parts) if len(p) == 0]
+    if empty:
+        raise ConfigError("partition", f"clients {empty} received no records; use fewer clients")
+    return Membership(
+        dataset=dataset,
+        clients={i: [int(x) for x in p] for i, p in enumerate(parts)},
+        holdout=sorted(int(x) for x in held),
+        canaries=canary_info,
+    )

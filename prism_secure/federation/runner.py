@@ -1,0 +1,251 @@
+"""``train_run``: everything between a validated config and a finished run directory.
+
+Order matters for the promise that bad input leaves nothing behind: the config is validated, the
+data loaded and partitioned, and the models built before the run folder is created.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from prism_secure.artifacts.atomic import write_json_atomic
+from prism_secure.artifacts.images import save_grid
+from prism_secure.artifacts.model_file import ModelHeader, save_model
+from prism_secure.artifacts.rundir import RunDirectory
+from prism_secure.config import RunConfig
+from prism_secure.data.datasets import IMAGE_SHAPES, ImageData, load_images
+from prism_secure.data.partition import Membership, partition
+from prism_secure.errors import RunDirError
+from prism_secure.features.factory import build_feature_map
+from prism_secure.features.moments import FeatureMoments
+from prism_secure.federation.engine import Client, FederatedEngine, Server, round_seed
+from prism_secure.federation.secure_sum import build_summer
+from prism_secure.models.generators import MaskedGenerator, build_generator
+from prism_secure.privacy import (
+    ClientPrivacyRecord,
+    PrivacyLedger,
+    read_ledger,
+    release_statistics,
+)
+from prism_secure.privacy import write_ledger as write_privacy_ledger
+
+
+def _setup_threads(cfg: RunConfig) -> None:
+    if cfg.training.threads:
+        torch.set_num_threads(cfg.training.threads)
+
+
+def prepare_clients(
+    cfg: RunConfig, data: ImageData, membership: Membership, feature_map: Any
+) -> tuple[list[Client], dict[int, ClientPrivacyRecord]]:
+    """Each client computes its features once and releases their moments (with DP when on)."""
+    clients, records = [], {}
+    for cid, idx in sorted(membership.clients.items()):
+        feats = feature_map.encode_all(data.images[torch.as_tensor(idx)])
+        released = release_statistics(feats, cfg=cfg.privacy)
+        clients.append(Client(cid, len(idx), FeatureMoments(released.mean, released.var)))
+        records[cid] = released.record
+    return clients, records
+
+
+def _client_state(clients: list[Client]) -> dict[str, Any]:
+    return {
+        str(c.cid): {"n": c.num_records, "mean": c.target.mean, "var": c.target.var}
+        for c in clients
+    }
+
+
+def _clients_from_state(state: dict[str, Any]) -> list[Client]:
+    return [
+        Client(int(k), int(v["n"]), FeatureMoments(v["mean"], v["var"]))
+        for k, v in sorted(state.items(), key=lambda kv: int(kv[0]))
+    ]
+
+
+def initial_scores(cfg: RunConfig, generator: MaskedGenerator) -> torch.Tensor:
+    """Scores start at N(0, 1) (the paper); the dense baseline starts from its own init."""
+    if cfg.model.dense:
+        return generator.get_vector().clone()
+    gen = torch.Generator().manual_seed(round_seed(cfg.seed, 0, 0))
+    return torch.randn(generator.num_maskable, generator=gen)
+
+
+def final_mask(cfg: RunConfig, scores: torch.Tensor) -> np.ndarray:
+    gen = torch.Generator().manual_seed(round_seed(cfg.seed, cfg.federation.rounds + 1, 3))
+    return torch.bernoulli(torch.sigmoid(scores), generator=gen).to(torch.uint8).numpy()
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def train_run(
+    cfg: RunConfig,
+    *,
+    progress: bool = True,
+    resume: Path | None = None,
+    console: Console | None = None,
+) -> Path:
+    """Train (or resume) a run and return its directory."""
+    console = console or Console(stderr=True, quiet=not progress)
+    if resume is not None:
+        run = RunDirectory.open(resume)
+        cfg = run.config()
+    _setup_threads(cfg)
+    channels = IMAGE_SHAPES[cfg.data.dataset][0]
+    shape = IMAGE_SHAPES[cfg.data.dataset]
+    if cfg.model.arch == "resnet32" and shape[1] != 32:
+        raise RunDirError("model.arch resnet32 makes 32x32 images; use dcgan28 for 28x28 data")
+    if cfg.secure_agg.mode == "none":
+        warnings.warn(
+            "secure_agg.mode is 'none': the server sees every client's mask", stacklevel=2
+        )
+        console.print(
+            "[yellow]warning:[/] --secure-agg none: the server sees every client's individual mask."
+        )
+    if not cfg.privacy.enabled:
+        console.print("[yellow]warning:[/] --no-dp: no differential-privacy guarantee.")
+    data = load_images(cfg.data, train=True, attribute=cfg.partition.attribute)
+    membership = partition(
+        data.labels.numpy(),
+        cfg.partition,
+        cfg.seed,
+        dataset=cfg.data.dataset,
+        holdout=cfg.data.holdout,
+        max_records_per_client=cfg.data.max_records_per_client,
+        canaries=cfg.audit.canaries,
+    )
+    generator = build_generator(cfg.model, cfg.weight_seed, channels).to(cfg.training.device)
+    feature_map = build_feature_map(cfg.features, shape).to(cfg.training.device)
+    summer = build_summer(cfg.secure_agg)
+
+    state = None
+    if resume is not None:
+        state = run.load_checkpoint()
+    if state is None:
+        clients, records = prepare_clients(cfg, data, membership, feature_map)
+        if resume is None:
+            run = RunDirectory.create(cfg)
+        write_json_atomic(run.membership_path, membership.model_dump(mode="json"))
+        ledger = PrivacyLedger.from_records(cfg.privacy, records)
+        write_privacy_ledger(run.path, ledger)
+        scores, start, rng_state = initial_scores(cfg, generator), 1, None
+        run.truncate_metrics(0)
+    else:
+        clients = _clients_from_state(state["clients"])
+        scores, start, rng_state = state["scores"], int(state["round"]) + 1, state["server_rng"]
+        run.truncate_metrics(int(state["round"]))
+        ledger = None
+    server = Server(cfg, scores, rng_state)
+    engine = FederatedEngine(cfg, generator, feature_map, clients, summer, server)
+    if state is not None:
+        engine.totals = dict(state["totals"])
+
+    rounds = cfg.federation.rounds
+    with _progress(progress) as bar:
+        t_rounds = bar.add_task("rounds", total=rounds, completed=start - 1, info="")
+        t_clients = bar.add_task("clients", total=len(clients), info="")
+        for r in range(start, rounds + 1):
+            bar.reset(t_clients)
+            report = engine.run_round(r, on_client=lambda _cid: bar.advance(t_clients))
+            rec = report.record
+            if r % cfg.output.sample_every == 0 or r == rounds:
+                _sample_grid(cfg, server.scores, generator, run.samples_dir / f"round_{r:04d}.png")
+            run.append_metrics(rec)
+            run.save_checkpoint(
+                {
+                    "round": r,
+                    "scores": server.scores,
+                    "server_rng": server.rng.get_state(),
+                    "clients": _client_state(clients),
+                    "totals": engine.totals,
+                }
+            )
+            info = f"loss {rec['loss']:.4g}"
+            if "lambda" in rec:
+                info += f"  lambda {rec['lambda']:.3f}"
+            bar.update(t_rounds, advance=1, info=info)
+    if ledger is None:
+        ledger = read_ledger(run.path)
+    _finish(cfg, run, generator, server.scores, engine, console, ledger.statement)
+    console.print(f"[bold]privacy:[/] {ledger.statement}")
+    return run.path
+
+
+def _sample_grid(
+    cfg: RunConfig, scores: torch.Tensor, generator: MaskedGenerator, path: Path, n: int = 64
+) -> None:
+    generator.set_vector(scores)
+    if cfg.model.dense:
+        generator.set_mode("dense")
+    else:
+        generator.set_fixed_mask(final_mask(cfg, scores))
+    save_grid(generator.sample(n, seed=cfg.seed), path)
+
+
+def _finish(
+    cfg: RunConfig,
+    run: RunDirectory,
+    generator: MaskedGenerator,
+    scores: torch.Tensor,
+    engine: FederatedEngine,
+    console: Console,
+    privacy_statement: str,
+) -> None:
+    channels = IMAGE_SHAPES[cfg.data.dataset][0]
+    if cfg.model.dense:
+        header = ModelHeader(
+            kind="dense",
+            model=cfg.model,
+            weight_seed=cfg.weight_seed,
+            channels=channels,
+            num_params=scores.numel(),
+            dataset=cfg.data.dataset,
+        )
+        size = save_model(run.model_path, header, scores.numpy())
+    else:
+        header = ModelHeader(
+            kind="mask",
+            model=cfg.model,
+            weight_seed=cfg.weight_seed,
+            channels=channels,
+            num_params=scores.numel(),
+            dataset=cfg.data.dataset,
+        )
+        size = save_model(run.model_path, header, final_mask(cfg, scores))
+    _sample_grid(cfg, scores, generator, run.samples_dir / "final.png")
+    metrics = run.metrics()
+    try:
+        from prism_secure.evaluation.plots import plot_training_curves
+
+        plot_training_curves(run.metrics_path, run.curves_path)
+    except ImportError:  # evaluation extras absent: curves stay in metrics.jsonl
+        pass
+    summary = {
+        "rounds": len(metrics),
+        "final_loss": metrics[-1]["loss"] if metrics else None,
+        "model_bytes": size,
+        "num_params": scores.numel(),
+        "total_bytes_up": engine.totals["bytes_up"],
+        "total_bytes_down": engine.totals["bytes_down"],
+        "wall_seconds": sum(m.get("seconds", 0.0) for m in metrics),
+        "secure_agg": cfg.secure_agg.mode,
+        "privacy": privacy_statement,
+    }
+    write_json_atomic(run.summary_path, summary)
+    console.print(f"model: {run.model_path} ({size / 1024:.1f} KiB)")

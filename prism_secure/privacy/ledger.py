@@ -1,0 +1,151 @@
+"""The privacy ledger: what was released, under which guarantee, as ``RUN_DIR/privacy.json``.
+
+One :class:`ClientPrivacyRecord` per client (written by the mechanism at release time), gathered
+into a :class:`PrivacyLedger` whose one-line ``statement`` is what a user should quote. A run
+without DP gets a ledger too, one that says plainly there is no guarantee.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prism_secure.artifacts.atomic import write_json_atomic
+from prism_secure.config import PrivacyConfig
+
+LEDGER_FILENAME = "privacy.json"
+MECHANISM = "gaussian-moments"
+NEIGHBOURING = "add/remove-one"
+THREAT = "against the server, other clients and anyone holding the final model"
+NO_DP_STATEMENT = (
+    "NO differential privacy: real-data statistics were released exactly, with no clipping and "
+    "no noise; nothing bounds what the model or the aggregates reveal about any record"
+)
+
+
+class _Frozen(BaseModel):
+    # epsilon may be inf (no DP); write it as the string "Infinity" so the JSON stays valid.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
+
+
+class ClientPrivacyRecord(_Frozen):
+    """How one client's statistics were released, and what it cost that client's records."""
+
+    enabled: bool
+    num_records: int = Field(ge=0, description="Records the client holds (true count).")
+    released_count: float = Field(description="The (noisy) count the statistics divide by.")
+    feature_dim: int = Field(ge=0)
+    num_releases: int = Field(ge=0, description="Gaussian releases of this client's data.")
+    mechanism: str
+    neighbouring: str | None
+    clip_norm: float | None
+    count_weight: float | None = Field(description="kappa: the count enters as kappa*C.")
+    l2_sensitivity: float = Field(ge=0, description="Of the joint released vector.")
+    noise_multiplier: float = Field(ge=0, description="Noise std / L2 sensitivity.")
+    sigma_feature_sum: float = Field(ge=0, description="Noise std on each sum of features.")
+    sigma_square_sum: float = Field(ge=0, description="Noise std on each sum of squares.")
+    sigma_count: float = Field(ge=0, description="Noise std on the record count.")
+    target_epsilon: float | None
+    epsilon: float = Field(description="Read back from the accountant; inf without DP.")
+    delta: float | None
+    accountant: str | None
+    opacus_version: str | None
+    noise_seeded: bool = Field(description="True voids the guarantee against who knows the seed.")
+
+
+def _statement(epsilon: float, delta: float, seeded: bool) -> str:
+    text = (
+        f"({epsilon:.2f}, {delta:.1e})-DP for every record of every client, {NEIGHBOURING}, "
+        f"{THREAT}; 1 Gaussian release per client"
+    )
+    if seeded:
+        text += "; the noise was SEEDED, so none of this holds against anyone who knows the seed"
+    return text
+
+
+class PrivacyLedger(_Frozen):
+    """The run's privacy account, one record per client, and the statement it supports."""
+
+    schema_version: Literal[1] = 1
+    guarantee: bool
+    statement: str
+    mechanism: str
+    neighbouring: str | None
+    accountant: str | None
+    opacus_version: str | None
+    target_epsilon: float | None
+    epsilon: float = Field(description="Max over clients (parallel composition); inf without DP.")
+    delta: float | None = Field(description="Max over clients.")
+    clip_norm: float | None
+    noise_seeded: bool
+    clients: dict[int, ClientPrivacyRecord]
+
+    @classmethod
+    def from_records(
+        cls, cfg: PrivacyConfig, records: dict[int, ClientPrivacyRecord]
+    ) -> PrivacyLedger:
+        """Gather per-client records; refuses records that disagree with ``cfg`` or each other."""
+        records = {int(k): v for k, v in records.items()}
+        mismatched = sorted(k for k, r in records.items() if r.enabled != cfg.enabled)
+        if mismatched:
+            raise ValueError(
+                f"clients {mismatched} were released with privacy.enabled="
+                f"{not cfg.enabled}, the config says {cfg.enabled}"
+            )
+        if not cfg.enabled:
+            return cls(
+                guarantee=False,
+                statement=NO_DP_STATEMENT,
+                mechanism="none",
+                neighbouring=None,
+                accountant=None,
+                opacus_version=None,
+                target_epsilon=None,
+                epsilon=math.inf,
+                delta=None,
+                clip_norm=None,
+                noise_seeded=False,
+                clients=records,
+            )
+        if not records:
+            raise ValueError("a DP ledger needs at least one client record")
+        first = next(iter(records.values()))
+        for key in ("clip_norm", "accountant", "mechanism", "neighbouring", "target_epsilon"):
+            values = {getattr(r, key) for r in records.values()}
+            if len(values) > 1:
+                raise ValueError(f"client records disagree on {key}: {sorted(map(str, values))}")
+        epsilon = max(r.epsilon for r in records.values())
+        delta = max(r.delta for r in records.values() if r.delta is not None)
+        seeded = any(r.noise_seeded for r in records.values())
+        return cls(
+            guarantee=True,
+            statement=_statement(epsilon, delta, seeded),
+            mechanism=first.mechanism,
+            neighbouring=first.neighbouring,
+            accountant=first.accountant,
+            opacus_version=first.opacus_version,
+            target_epsilon=first.target_epsilon,
+            epsilon=epsilon,
+            delta=delta,
+            clip_norm=first.clip_norm,
+            noise_seeded=seeded,
+            clients=records,
+        )
+
+
+def write_ledger(run_dir: Path, ledger: PrivacyLedger) -> Path:
+    """Write ``RUN_DIR/privacy.json`` atomically and return its path."""
+    path = Path(run_dir) / LEDGER_FILENAME
+    # Via pydantic's JSON encoder: inf becomes "Infinity", a string, so the file is strict JSON.
+    write_json_atomic(path, json.loads(ledger.model_dump_json()))
+    return path
+
+
+def read_ledger(run_dir: Path) -> PrivacyLedger:
+    """Load and validate ``RUN_DIR/privacy.json``."""
+    path = Path(run_dir) / LEDGER_FILENAME
+    return PrivacyLedger.model_validate_json(path.read_text())

@@ -1,0 +1,63 @@
+"""A client's round: Adam on the scores against its fixed real-feature moments, then one mask.
+
+The client never touches its raw data here: its only view of the data is the (privatised)
+:class:`FeatureMoments` computed once before training, so every round is post-processing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from prism_secure.config import TrainingConfig
+from prism_secure.features.base import FeatureMap
+from prism_secure.features.moments import FeatureMoments, moment_matching_loss
+from prism_secure.models.generators import MaskedGenerator
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    vector: torch.Tensor  # scores (masked) or weights (dense) after local training
+    upload: np.ndarray  # one Bernoulli mask sample as uint8 0/1, or float32 weights (dense)
+    loss: float  # mean loss over the last quarter of local iterations
+
+
+def train_locally(
+    generator: MaskedGenerator,
+    feature_map: FeatureMap,
+    target: FeatureMoments,
+    global_vector: torch.Tensor,
+    cfg: TrainingConfig,
+    seed: int,
+) -> LocalResult:
+    """Run ``cfg.local_iters`` steps from the global state; all randomness comes from ``seed``."""
+    device = torch.device(cfg.device)
+    torch.manual_seed(seed)
+    generator.set_vector(global_vector)
+    generator.set_mode("dense" if generator_is_dense(generator) else "sample")
+    generator.train()
+    params = generator.trainable()
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    tgt = FeatureMoments(target.mean.to(device), target.var.to(device))
+    tail = max(1, cfg.local_iters // 4)
+    losses: list[float] = []
+    for _ in range(cfg.local_iters):
+        z = torch.randn(cfg.batch_size, generator.latent_dim, device=device)
+        loss = moment_matching_loss(feature_map(generator(z)), tgt)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    vector = generator.get_vector().cpu()
+    if generator_is_dense(generator):
+        upload = vector.numpy().astype(np.float32)
+    else:
+        gen = torch.Generator().manual_seed(seed + 1)
+        upload = torch.bernoulli(torch.sigmoid(vector), generator=gen).to(torch.uint8).numpy()
+    return LocalResult(vector, upload, float(np.mean(losses[-tail:])))
+
+
+def generator_is_dense(generator: MaskedGenerator) -> bool:
+    return any(m.dense for m in generator.masked_layers())

@@ -1,0 +1,189 @@
+"""Compact binary codec for pydantic models: no pickle, no field names on the wire.
+
+A model's fields are written in declaration order. Integers are unsigned LEB128 varints, bytes
+and strings carry a varint length, lists a varint count, dicts a count then key/value pairs, and a
+nested model its own fields. Decoding reads the same shapes back with a bound check before every
+read, then hands the values to pydantic, so every constraint on the model is checked at the
+boundary. Any failure becomes a :class:`MessageError` naming the field.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Callable
+from typing import Any, get_args, get_origin
+
+from prism_secure.protocols.errors import MessageError
+from pydantic import BaseModel, ValidationError
+
+Writer = Callable[[bytearray, Any], None]
+Reader = Callable[["_Cursor", str], Any]
+
+
+class _Cursor:
+    """A read position in a buffer that refuses to run past the end."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes | memoryview) -> None:
+        self.buf = memoryview(buf)
+        self.pos = 0
+
+    def take(self, n: int, field: str) -> memoryview:
+        end = self.pos + n
+        if end > len(self.buf):
+            raise MessageError(field, f"truncated: needs {n} bytes, {self.remaining} left")
+        view = self.buf[self.pos : end]
+        self.pos = end
+        return view
+
+    @property
+    def remaining(self) -> int:
+        return len(self.buf) - self.pos
+
+
+def write_varint(out: bytearray, value: int) -> None:
+    if value < 0:
+        raise ValueError("varints are unsigned")
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def read_varint(cur: _Cursor, field: str) -> int:
+    value = shift = 0
+    for _ in range(10):
+        byte = cur.take(1, field)[0]
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+        shift += 7
+    raise MessageError(field, "varint longer than 10 bytes")
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated[...]`` so only the shape of a type is left."""
+    while get_origin(tp) is typing.Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _write_bytes(out: bytearray, value: bytes) -> None:
+    write_varint(out, len(value))
+    out += value
+
+
+def _read_bytes(cur: _Cursor, field: str) -> bytes:
+    return bytes(cur.take(read_varint(cur, field), field))
+
+
+def _write_str(out: bytearray, value: str) -> None:
+    _write_bytes(out, value.encode())
+
+
+def _read_str(cur: _Cursor, field: str) -> str:
+    try:
+        return _read_bytes(cur, field).decode()
+    except UnicodeDecodeError as exc:
+        raise MessageError(field, "not UTF-8") from exc
+
+
+def _read_count(cur: _Cursor, field: str) -> int:
+    count = read_varint(cur, field)
+    if count > cur.remaining:  # every element takes at least one byte
+        raise MessageError(field, f"count {count} exceeds the {cur.remaining} bytes left")
+    return count
+
+
+@functools.cache
+def _codec(tp: Any) -> tuple[Writer, Reader]:
+    tp = _unwrap(tp)
+    origin = get_origin(tp)
+    if tp is bool:
+        return (lambda o, v: o.append(1 if v else 0)), (lambda c, f: bool(c.take(1, f)[0]))
+    if tp is int:
+        return write_varint, read_varint
+    if tp is bytes:
+        return _write_bytes, _read_bytes
+    if tp is str:
+        return _write_str, _read_str
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _model_writer(tp), _model_reader(tp)
+    if origin is list:
+        (item,) = get_args(tp)
+        w, r = _codec(item)
+
+        def write_list(out: bytearray, value: list[Any]) -> None:
+            write_varint(out, len(value))
+            for v in value:
+                w(out, v)
+
+        def read_list(cur: _Cursor, field: str) -> list[Any]:
+            return [r(cur, field) for _ in range(_read_count(cur, field))]
+
+        return write_list, read_list
+    if origin is dict:
+        kt, vt = get_args(tp)
+        kw, kr = _codec(kt)
+        vw, vr = _codec(vt)
+
+        def write_dict(out: bytearray, value: dict[Any, Any]) -> None:
+            write_varint(out, len(value))
+            for k, v in value.items():
+                kw(out, k)
+                vw(out, v)
+
+        def read_dict(cur: _Cursor, field: str) -> dict[Any, Any]:
+            result = {}
+            for _ in range(_read_count(cur, field)):
+                key = kr(cur, field)
+                if key in result:
+                    raise MessageError(field, f"duplicate key {key!r}")
+                result[key] = vr(cur, field)
+            return result
+
+        return write_dict, read_dict
+    raise TypeError(f"no wire codec for {tp!r}")
+
+
+def _model_writer(cls: type[BaseModel]) -> Writer:
+    def write(out: bytearray, model: BaseModel) -> None:
+        for name, info in cls.model_fields.items():
+            _codec(info.annotation)[0](out, getattr(model, name))
+
+    return write
+
+
+def _model_reader(cls: type[BaseModel]) -> Reader:
+    def read(cur: _Cursor, field: str) -> BaseModel:
+        values = {
+            name: _codec(info.annotation)[1](cur, f"{field}.{name}" if field else name)
+            for name, info in cls.model_fields.items()
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            where = f"{field}.{loc}" if field else loc
+            raise MessageError(where or cls.__name__, first["msg"]) from None
+
+    return read
+
+
+def encode_fields(model: BaseModel) -> bytearray:
+    """The model's fields in declaration order, without any header."""
+    out = bytearray()
+    _model_writer(type(model))(out, model)
+    return out
+
+
+def decode_fields(cls: type[BaseModel], data: bytes | memoryview) -> BaseModel:
+    """Read exactly one ``cls`` from ``data``; leftover bytes are an error (oversized message)."""
+    cur = _Cursor(data)
+    model = _model_reader(cls)(cur, "")
+    if cur.remaining:
+        raise MessageError(cls.__name__, f"{cur.remaining} unexpected trailing bytes")
+    return model

@@ -1,0 +1,92 @@
+"""Typed errors of the secure-aggregation protocol.
+
+Three families, because callers react differently to each:
+
+- :class:`MessageError`: bytes that do not decode to a valid message (truncated, oversized,
+  unknown version, a field out of range). The message is dropped; the state machine is unchanged.
+- :class:`ReplayError` / :class:`OutOfOrderError`: a well-formed message at the wrong time. Also
+  dropped without changing state, so a duplicated packet cannot kill a round.
+- :class:`ProtocolViolation` and its subclasses: a well-formed, timely message that an honest
+  server would never send. The client refuses it and aborts; nothing further is released.
+- :class:`AbortedError`: too few parties remain (below the threshold t), or a peer told us to stop.
+"""
+
+from __future__ import annotations
+
+from prism_secure.errors import PrismError
+
+
+class SecAggError(PrismError):
+    """Base class of every error the secure-aggregation protocol raises on purpose."""
+
+
+class AbortedError(SecAggError):
+    """The round stopped: fewer than t parties remain, or another party aborted.
+
+    Nothing partial is released when this is raised: no sum, no shares beyond those already sent.
+    """
+
+    def __init__(self, reason: str, *, phase: str | None = None) -> None:
+        self.reason = reason
+        self.phase = phase
+        super().__init__(f"secure aggregation aborted{f' in {phase}' if phase else ''}: {reason}")
+
+
+class MessageError(SecAggError, ValueError):
+    """Bytes that are not a valid message; ``field`` names the offending part."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class ReplayError(SecAggError):
+    """A message of a phase (or round) this party has already left."""
+
+
+class OutOfOrderError(SecAggError):
+    """A message of a phase this party has not reached yet, or of the wrong direction."""
+
+
+class ProtocolViolation(SecAggError):
+    """A message an honest peer would never send; the receiving client aborts."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class SessionMismatchError(ProtocolViolation):
+    """The session id differs from the one this client computed (keys, round or model differ)."""
+
+
+class RosterError(ProtocolViolation):
+    """The advertised key list is malformed: duplicate ids or keys, or our own keys altered."""
+
+
+class UnexpectedPeerError(ProtocolViolation):
+    """A peer appears that the session's graph or an earlier phase does not allow."""
+
+
+class ShareDecryptionError(ProtocolViolation):
+    """An encrypted share failed authentication: tampered, misrouted, or another session's."""
+
+
+class VectorLengthError(ProtocolViolation, ValueError):
+    """A vector's length or value range differs from the session parameters."""
+
+
+class BothSharesRequestedError(ProtocolViolation):
+    """The server asked for both the self-mask share and the mask-key share of one peer."""
+
+
+class DroppedAndAliveError(ProtocolViolation):
+    """The server listed a client as both dropped and surviving."""
+
+
+class SelfDroppedError(ProtocolViolation):
+    """The server listed this very client as dropped, to learn its mask key."""
+
+
+class InconsistentSurvivorsError(ProtocolViolation):
+    """The survivor or dropout list contradicts the consistency round, or a peer saw another."""

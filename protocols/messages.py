@@ -1,0 +1,186 @@
+"""Every message of the protocol as a frozen pydantic model, and its versioned wire form.
+
+Wire form: one byte of format version, one byte of message type, then the fields as
+:mod:`prism_secure.protocols.encoding` writes them. Decoding checks the size limit first, then the
+header, then every field constraint below; anything wrong is a :class:`MessageError`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from prism_secure.protocols.encoding import decode_fields, encode_fields
+from prism_secure.protocols.errors import MessageError
+from pydantic import BaseModel, ConfigDict, Field
+
+WIRE_VERSION = 1
+
+ClientId = Annotated[int, Field(ge=0, lt=2**32)]
+Round = Annotated[int, Field(ge=0, lt=2**63)]
+PublicKey = Annotated[bytes, Field(min_length=32, max_length=32)]
+SessionId = Annotated[bytes, Field(min_length=32, max_length=32)]
+Tag = Annotated[bytes, Field(min_length=16, max_length=16)]
+# 12-byte nonce + 4 + 4 byte ids + two 66-byte shares + 16-byte tag.
+Ciphertext = Annotated[bytes, Field(min_length=168, max_length=168)]
+Share = Annotated[bytes, Field(min_length=66, max_length=66)]
+
+
+class Message(BaseModel):
+    """Base of every wire message; ``TYPE`` is its one-byte tag, ``PHASE`` its protocol step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    TYPE: ClassVar[int]
+    PHASE: ClassVar[int]
+    FROM_SERVER: ClassVar[bool]
+
+
+# ---- client -> server ------------------------------------------------------------------------
+
+
+class AdvertiseKeys(Message):
+    """Phase 0: a client's two fresh X25519 public keys (share encryption, mask derivation)."""
+
+    TYPE, PHASE, FROM_SERVER = 1, 0, False
+    sender: ClientId
+    round: Round
+    share_key: PublicKey
+    mask_key: PublicKey
+
+
+class ShareKeysReply(Message):
+    """Phase 1: the client's shares, each encrypted to one neighbour."""
+
+    TYPE, PHASE, FROM_SERVER = 3, 1, False
+    sender: ClientId
+    round: Round
+    session_id: SessionId
+    ciphertexts: dict[ClientId, Ciphertext]
+
+
+class MaskedInputReply(Message):
+    """Phase 2: the masked vector, packed at ``bits`` bits per entry."""
+
+    TYPE, PHASE, FROM_SERVER = 5, 2, False
+    sender: ClientId
+    round: Round
+    session_id: SessionId
+    vector: bytes
+
+
+class ConsistencyReply(Message):
+    """Phase 3: one MAC per peer over the survivor list, so peers can check they saw the same."""
+
+    TYPE, PHASE, FROM_SERVER = 7, 3, False
+    sender: ClientId
+    round: Round
+    session_id: SessionId
+    tags: dict[ClientId, Tag]
+
+
+class UnmaskReply(Message):
+    """Phase 4: self-mask seed shares of survivors, mask-key shares of dropped clients."""
+
+    TYPE, PHASE, FROM_SERVER = 9, 4, False
+    sender: ClientId
+    round: Round
+    session_id: SessionId
+    seed_shares: dict[ClientId, Share]
+    key_shares: dict[ClientId, Share]
+
+
+# ---- server -> client ------------------------------------------------------------------------
+
+
+class RosterEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    client: ClientId
+    share_key: PublicKey
+    mask_key: PublicKey
+
+
+class ShareKeysRequest(Message):
+    """Phase 1: every advertised key; the client recomputes the session id from them."""
+
+    TYPE, PHASE, FROM_SERVER = 2, 1, True
+    round: Round
+    session_id: SessionId
+    roster: list[RosterEntry]
+
+
+class MaskedInputRequest(Message):
+    """Phase 2: the ciphertexts other clients addressed to this one."""
+
+    TYPE, PHASE, FROM_SERVER = 4, 2, True
+    round: Round
+    session_id: SessionId
+    ciphertexts: dict[ClientId, Ciphertext]
+
+
+class ConsistencyRequest(Message):
+    """Phase 3: the server's list of clients whose masked input arrived."""
+
+    TYPE, PHASE, FROM_SERVER = 6, 3, True
+    round: Round
+    session_id: SessionId
+    survivors: list[ClientId]
+
+
+class UnmaskRequest(Message):
+    """Phase 4: who survived and who dropped (among this client's share holders), what to send."""
+
+    TYPE, PHASE, FROM_SERVER = 8, 4, True
+    round: Round
+    session_id: SessionId
+    survivors: list[ClientId]
+    dropped: list[ClientId]
+    seed_for: list[ClientId]
+    key_for: list[ClientId]
+    tags: dict[ClientId, Tag]
+
+
+class Abort(Message):
+    """Either direction: the sender stopped the round; the reason is for logs."""
+
+    TYPE, PHASE, FROM_SERVER = 15, -1, True
+    round: Round
+    reason: Annotated[str, Field(max_length=1000)]
+
+
+MESSAGE_TYPES: dict[int, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (
+        AdvertiseKeys,
+        ShareKeysRequest,
+        ShareKeysReply,
+        MaskedInputRequest,
+        MaskedInputReply,
+        ConsistencyRequest,
+        ConsistencyReply,
+        UnmaskRequest,
+        UnmaskReply,
+        Abort,
+    )
+}
+
+
+def encode(message: Message) -> bytes:
+    """The versioned wire form of ``message``."""
+    out = bytearray((WIRE_VERSION, message.TYPE))
+    out += encode_fields(message)
+    return bytes(out)
+
+
+def decode(data: bytes, *, max_size: int) -> Message:
+    """Parse and validate one message; ``max_size`` bounds what we are willing to read."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MessageError("message", f"expected bytes, got {type(data).__name__}")
+    if len(data) > max_size:
+        raise MessageError("message", f"oversized: {len(data)} bytes, limit {max_size}")
+    if len(data) < 2:
+        raise MessageError("message", "truncated header")
+    if data[0] != WIRE_VERSION:
+        raise MessageError("version", f"unsupported wire version {data[0]}")
+    cls = MESSAGE_TYPES.get(data[1])
+    if cls is None:
+        raise MessageError("type", f"unknown message type {data[1]}")
+    return decode_fields(cls, memoryview(data)[2:])  # type: ignore[return-value]

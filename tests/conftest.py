@@ -1,0 +1,52 @@
+"""Shared fixtures: the offline dataset root, and small fast run configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+# Shared 2-core machines are slow and noisy: no per-example deadlines.
+settings.register_profile(
+    "prism", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "prism"))
+
+REPO = Path(__file__).resolve().parents[1]
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """MNIST in torchvision's layout: $PRISM_SECURE_DATA, else ../shared/data beside the repo."""
+    env = os.environ.get("PRISM_SECURE_DATA")
+    root = Path(env) if env else REPO.parent / "shared" / "data"
+    if not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+        pytest.skip(f"MNIST not found under {root}; set PRISM_SECURE_DATA")
+    return root
+
+
+@pytest.fixture
+def tiny_overrides(data_root: Path, tmp_path: Path) -> dict[str, object]:
+    """A run that finishes in seconds: few clients, few records, few steps."""
+    return {
+        "data.root": str(data_root),
+        "data.download": False,
+        "data.max_records_per_client": 120,
+        "data.holdout": 100,
+        "partition.num_clients": 3,
+        "federation.rounds": 3,
+        "training.local_iters": 3,
+        "training.batch_size": 16,
+        "model.width": 4,
+        "model.latent_dim": 16,
+        "features.rff_dim": 64,
+        "features.kind": "rff",
+        "output.runs_dir": str(tmp_path / "runs"),
+        "output.name": "tiny",
+        "output.sample_every": 2,
+    }
