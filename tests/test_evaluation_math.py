@@ -89,7 +89,7 @@ def test_prdc_far_apart_and_bounds() -> None:
     assert near.precision > 0.5 and near.coverage > 0.5 and near.density > 0.3
     # A collapsed generator (all fakes in a small region): coverage and recall drop.
     collapsed = compute_prdc(real, rng.normal(size=(120, 8)) * 0.05, k=5)
-    assert collapsed.coverage < 0.2 and collapsed.recall < near.recall
+    assert collapsed.coverage < 0.35 and collapsed.recall < 0.1 < near.recall
     with pytest.raises(EvaluationError):
         compute_prdc(real[:5], real[:5], k=5)
 

@@ -103,12 +103,30 @@ def _not_found(root: Path, name: str, missing: list[str], reason: str) -> DataNo
     )
 
 
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+
+
 class _LocalCIFAR10(tvd.CIFAR10):
     def _check_integrity(self) -> bool:  # presence only; torchvision verifies downloads
         return all(
             (Path(self.root) / self.base_folder / f).exists()
             for f, _ in self.train_list + self.test_list
         )
+
+    def _load_meta(self) -> None:  # the class names are fixed; no need to read them
+        self.classes = list(CIFAR10_CLASSES)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
 class _LocalCelebA(tvd.CelebA):

@@ -36,13 +36,33 @@ def iid(indices: np.ndarray, num_clients: int, seed: int) -> list[np.ndarray]:
 def label_shards(
     indices: np.ndarray, labels: np.ndarray, num_clients: int, shards_per_client: int, seed: int
 ) -> list[np.ndarray]:
-    """The paper's split: sort by label, cut into ``K * s`` shards, deal ``s`` to each client."""
+    """The paper's split: sort by label, cut into ``K * s`` shards, deal ``s`` to each client.
+
+    Shards never straddle two labels (each class gets a number of shards proportional to its
+    size), so a client holds at most ``s`` labels even when classes are unbalanced.
+    """
     rng = _rng(seed, 2)
-    shuffled = rng.permutation(indices)
-    order = shuffled[np.argsort(labels[shuffled], kind="stable")]
-    shards = np.array_split(order, num_clients * shards_per_client)
-    deal = rng.permutation(len(shards)).reshape(num_clients, shards_per_client)
-    return [np.sort(np.concatenate([shards[j] for j in row])) for row in deal]
+    total = num_clients * shards_per_client
+    classes, sizes = np.unique(labels[indices], return_counts=True)
+    if total < len(classes):
+        per_class = np.zeros(len(classes), dtype=int)
+        per_class[np.argsort(-sizes)[:total]] = 1
+    else:
+        quota = sizes / sizes.sum() * total
+        per_class = np.maximum(1, np.floor(quota).astype(int))
+        while per_class.sum() < total:
+            per_class[np.argmax(quota - per_class)] += 1
+        while per_class.sum() > total:
+            per_class[np.argmax(np.where(per_class > 1, per_class - quota, -np.inf))] -= 1
+    shards: list[np.ndarray] = []
+    for cls, count in zip(classes, per_class, strict=True):
+        members = rng.permutation(indices[labels[indices] == cls])
+        shards.extend(np.array_split(members, count) if count else [])
+    deal = rng.permutation(len(shards))
+    return [
+        np.sort(np.concatenate([shards[j] for j in deal[k::num_clients]]))
+        for k in range(num_clients)
+    ]
 
 
 def dirichlet(

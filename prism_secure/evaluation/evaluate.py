@@ -19,7 +19,11 @@ from prism_secure.evaluation.domain_classifier import ClassifierSpec, load_or_tr
 from prism_secure.evaluation.errors import EvaluationError
 from prism_secure.evaluation.fid import GaussianStats, fid_from_stats
 from prism_secure.evaluation.images import check_images, to_uint8
-from prism_secure.evaluation.inception import PREPROCESS_VERSION, load_inception
+from prism_secure.evaluation.inception import (
+    PREPROCESS_VERSION,
+    InceptionExtractor,
+    load_inception,
+)
 from prism_secure.evaluation.prdc import compute_prdc
 from prism_secure.evaluation.real_data import SUBSET_RULE, check_dataset, load_real
 from prism_secure.evaluation.reference_cache import FeatureCache, resolve_cache_dir
@@ -92,15 +96,17 @@ def evaluate_samples(
     timings: dict[str, float] = {}
     report = EvalReport(dataset=dataset, n=n, seed=seed, metrics=chosen)
     with torch_threads(threads):
+        extractor = None
+        if "fid" in chosen or "prdc" in chosen:  # fail on a missing network before any work
+            extractor = load_inception(inception, device, threads=threads)
         t0 = time.perf_counter()
         say(f"drawing {n} samples")
         samples = draw_samples(sample_fn, n, seed)
         timings["sampling"] = time.perf_counter() - t0
-        if "fid" in chosen or "prdc" in chosen:
+        if extractor is not None:
             _inception_metrics(
-                report, samples, chosen, data_root, inception, device, threads, cache, floor,
-                timings, say,
-            )  # fmt: skip
+                report, samples, chosen, data_root, extractor, cache, floor, timings, say
+            )
         if "domain" in chosen:
             t0 = time.perf_counter()
             say("domain metrics")
@@ -131,16 +137,13 @@ def _inception_metrics(
     samples: torch.Tensor,
     chosen: list[str],
     data_root: Path | None,
-    inception: Path | None,
-    device: str,
-    threads: int | None,
+    extractor: InceptionExtractor,
     cache: FeatureCache,
     floor: bool,
     timings: dict[str, float],
     say: Callable[[str], None],
 ) -> None:
     dataset, n = report.dataset, report.n
-    extractor = load_inception(inception, device, threads=threads)
     extra = f"{PREPROCESS_VERSION}|{SUBSET_RULE}"
 
     def reference(train: bool) -> tuple[np.ndarray, GaussianStats]:
@@ -189,7 +192,7 @@ def _inception_metrics(
         standard=extractor.standard,
         device=str(extractor.device),
         batch_size=extractor.batch_size,
-        threads=threads if threads is not None else torch.get_num_threads(),
+        threads=extractor.threads if extractor.threads is not None else torch.get_num_threads(),
         images=images,
         seconds=round(seconds, 3),
         images_per_second=round(images / seconds, 3) if seconds > 0 else None,

@@ -58,9 +58,7 @@ class EvalReport(BaseModel):
     model: str | None = Field(default=None, description="The evaluated model file, if any.")
     notes: list[str] = Field(default_factory=list)
     prism_secure_version: str = __version__
-    created_at: str = Field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
-    )
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def save(self, path: Path) -> None:
         """Write the report as JSON, atomically."""
