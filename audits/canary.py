@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
+from pydantic import BaseModel, ConfigDict, computed_field
+
 from prism_secure.audits.errors import AuditInputError
 from prism_secure.audits.metrics.epsilon_bounds import one_run_epsilon_lower_bound
-from pydantic import BaseModel, ConfigDict, computed_field
 
 DEFAULT_GUESS_FRACTIONS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
 from prism_secure.audits.attacks.density_ratio import log_density
 from prism_secure.audits.attacks.registry import AttackInputs
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
 from prism_secure.audits.attacks.registry import (
     ATTACKS,
     AttackInputs,
@@ -27,8 +29,6 @@ from prism_secure.audits.report import AttackReport, AuditReport, RoundViewAudit
 from prism_secure.audits.rundir import RunDir, load_run_dir
 from prism_secure.audits.secagg_view import audit_secagg_views
 from prism_secure.audits.transcript import RoundTranscript, load_transcripts
-from pydantic import BaseModel, ConfigDict, Field
-
 from prism_secure.errors import RunDirError
 
 Images = NDArray[np.float32]

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, computed_field
+
 from prism_secure.audits.canary import CanaryAudit
 from prism_secure.audits.metrics.epsilon_bounds import ThresholdEpsilon
 from prism_secure.audits.metrics.roc import RocSummary, roc_curve
 from prism_secure.audits.secagg_view import SecAggViewAudit
-from pydantic import BaseModel, ConfigDict, computed_field
 
 
 class AttackReport(BaseModel):

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from prism_secure.audits.errors import AuditInputError
 from pydantic import BaseModel, ConfigDict, computed_field
 from scipy.stats import chi2_contingency, chisquare
+
+from prism_secure.audits.errors import AuditInputError
 
 MAX_BIN_BITS = 8
 MIN_EXPECTED = 5

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
 from prism_secure.audits.writer import write_reports
-
 from prism_secure.config import RunConfig
 from prism_secure.federation.runner import train_run
 

@@ -20,6 +20,7 @@ import statistics
 import time
 
 import numpy as np
+
 from prism_secure.protocols.driver import run_secure_sum
 from prism_secure.protocols.params import count_bits, storage_dtype
 from prism_secure.protocols.prg import Expander

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from prism_secure.cli.sample import sample_command
 from prism_secure.cli.train import train_command
 

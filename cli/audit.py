@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from prism_secure.audits.attacks.registry import ATTACKS, parse_attack_names
-from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
-from prism_secure.audits.report import ATTACK_HEADER, AuditReport, attack_rows
-from prism_secure.audits.writer import write_reports
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from prism_secure.audits.attacks.registry import ATTACKS, parse_attack_names
+from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
+from prism_secure.audits.report import ATTACK_HEADER, AuditReport, attack_rows
+from prism_secure.audits.writer import write_reports
 from prism_secure.errors import PrismError
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
 from prism_secure.protocols.errors import ShareDecryptionError
 
 AeadKind = Literal["aes-gcm", "chacha20-poly1305"]

@@ -18,6 +18,7 @@ import struct
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from prism_secure.protocols import aead, kdf, shamir
 from prism_secure.protocols.errors import (
     AbortedError,

@@ -11,11 +11,12 @@ import time
 from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
+
 from prism_secure.protocols.client import SecAggClient
 from prism_secure.protocols.errors import AbortedError, SecAggError
 from prism_secure.protocols.params import SessionParams, count_bits, default_neighbours
 from prism_secure.protocols.server import PHASES, SecAggServer
-from pydantic import BaseModel, ConfigDict
 
 
 def phase_names() -> list[str]:

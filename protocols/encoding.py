@@ -14,8 +14,9 @@ import typing
 from collections.abc import Callable
 from typing import Any, get_args, get_origin
 
-from prism_secure.protocols.errors import MessageError
 from pydantic import BaseModel, ValidationError
+
+from prism_secure.protocols.errors import MessageError
 
 Writer = Callable[[bytearray, Any], None]
 Reader = Callable[["_Cursor", str], Any]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+
 from prism_secure.protocols.prg import expand
 
 

@@ -49,6 +49,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
 from prism_secure.protocols.driver import SecureSumResult
 from prism_secure.protocols.errors import (
     AbortedError,
@@ -104,7 +105,7 @@ class NoiseBudgetError(HEParameterError):
 
 
 class HEInputError(SecAggError, ValueError):
-    """A client's vector is not a 1-D array of integers in ``[0, max_value]`` of the agreed length."""
+    """A client's vector is not 1-D, of the agreed length, with integers in ``[0, max_value]``."""
 
 
 class HEDecryptionError(SecAggError):
@@ -346,7 +347,7 @@ def _make_context(params: HEParams) -> ts.Context:
 
 
 def noise_self_test(ctx: ts.Context, params: HEParams, summands: int, seed: int = 0) -> None:
-    """Raise :class:`NoiseBudgetError` unless 2^j >= 2*summands copies of a ciphertext decrypt exactly.
+    """Refuse (:class:`NoiseBudgetError`) unless 2^j >= 2 * summands copies decrypt exactly.
 
     Doubling one ciphertext adds its noise coherently, the worst case for a sum of fresh
     ciphertexts of equal noise bound; the factor 2 is a safety margin. Needs the secret key.
@@ -440,7 +441,7 @@ class HEClient:
         return bool(self.ctx.is_private())
 
     def upload(self) -> bytes:
-        """The encrypted vector as one frame: all chunks or none, so a sum never has half a client."""
+        """The encrypted vector as one frame: all chunks or none, never half a client in a sum."""
         start = time.perf_counter()
         n_deg, p = self.params.poly_modulus_degree, self.params
         parts = [
@@ -594,7 +595,7 @@ class HESumResult(SecureSumResult):
     key_generator: int
     decryptor: int
     key_holders: list[int]
-    key_bundle_bytes: dict[int, int]  # what each client received during key distribution
+    key_bundle_bytes: dict[int, int]  # received in key distribution (0 for the key generator)
     upload_bytes: dict[int, int]  # each uploader's ciphertext frame
     aggregate_bytes: int  # the summed ciphertexts sent to the decryptor
     result_bytes: int  # the plaintext counts the decryptor sends to the server
@@ -726,7 +727,9 @@ def run_he_sum(
         key_generator=key_generator,
         decryptor=decryptor,
         key_holders=holders,
-        key_bundle_bytes={c: len(setup.client_bundles[c]) for c in ids},
+        key_bundle_bytes={
+            c: 0 if c == key_generator else len(setup.client_bundles[c]) for c in ids
+        },
         upload_bytes=uploads,
         aggregate_bytes=len(aggregate),
         result_bytes=len(result),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from prism_secure.protocols.encoding import decode_fields, encode_fields
 from prism_secure.protocols.errors import MessageError
-from pydantic import BaseModel, ConfigDict, Field
 
 WIRE_VERSION = 1
 

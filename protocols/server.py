@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from prism_secure.protocols import kdf, shamir
 from prism_secure.protocols.errors import (
     AbortedError,

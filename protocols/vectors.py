@@ -8,6 +8,7 @@ widths go through numpy's bit (un)packing, all vectorised.
 from __future__ import annotations
 
 import numpy as np
+
 from prism_secure.protocols.errors import VectorLengthError
 from prism_secure.protocols.params import storage_dtype
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from prism_secure.audits.canary import count_correct_guesses, one_run_audit
 from prism_secure.audits.errors import AuditInputError
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import norm
+
 from prism_secure.audits.errors import AuditInputError
 from prism_secure.audits.metrics import (
     auc_score,
@@ -20,7 +22,6 @@ from prism_secure.audits.metrics import (
     threshold_epsilon_lower_bound,
     tpr_at_fpr,
 )
-from scipy.stats import norm
 
 
 def _gaussian_scores(mu: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from prism_secure.audits.pipeline import AuditSettings, audit_arrays
 from prism_secure.audits.transcript import RoundTranscript
 

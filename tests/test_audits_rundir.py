@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from prism_secure.audits.rundir import load_run_dir
-from prism_secure.audits.transcript import RoundTranscript, save_round_transcript
 from typer.testing import CliRunner
 
 from prism_secure.artifacts.atomic import write_json_atomic
 from prism_secure.artifacts.model_file import ModelHeader, save_model
+from prism_secure.audits.rundir import load_run_dir
+from prism_secure.audits.transcript import RoundTranscript, save_round_transcript
 from prism_secure.config import RunConfig
 from prism_secure.errors import RunDirError
 from prism_secure.models.generators import build_generator
@@ -69,19 +69,6 @@ def _make_run(root: Path, *, transcript_ok: bool = True) -> Path:
     return run
 
 
-def test_systematic_canary_choice_is_flagged(tmp_path: Path) -> None:
-    """MNIST's index order is not random (alternate records differ in ink): a fixed pattern of
-    inserted canaries must raise a warning rather than pass as a finding about the model."""
-    run = _make_run(tmp_path)
-    mem = json.loads((run / "membership.json").read_text())
-    mem["canaries"]["inserted"] = list(range(1200, 1240, 2))
-    mem["canaries"]["client_of"] = {str(i): 0 for i in range(1200, 1240, 2)}
-    (run / "membership.json").write_text(json.dumps(mem))
-    _cli([str(run), *SMALL, "--attacks", "nn-pixel"])
-    warnings = json.loads((run / "audit.json").read_text())["warnings"]
-    assert any("not a fair coin" in w for w in warnings), warnings
-
-
 def _snapshot(run: Path) -> dict[str, str]:
     return {
         str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -120,12 +107,20 @@ def test_audit_writes_reports_and_touches_nothing_else(tmp_path: Path) -> None:
     assert (run / "roc.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_broken_secure_aggregation_exits_one_loudly(tmp_path: Path) -> None:
+def test_broken_secagg_exits_one_and_systematic_canaries_are_flagged(tmp_path: Path) -> None:
+    """Also: MNIST's index order is not random (alternate records differ in ink), so a fixed
+    pattern of inserted canaries must raise a warning, not pass as a finding about the model."""
     run = _make_run(tmp_path, transcript_ok=False)
+    mem = json.loads((run / "membership.json").read_text())
+    mem["canaries"]["inserted"] = list(range(1200, 1240, 2))
+    mem["canaries"]["client_of"] = {str(i): 0 for i in range(1200, 1240, 2)}
+    (run / "membership.json").write_text(json.dumps(mem))
     code, out = _cli([str(run), *SMALL, "--attacks", "nn-pixel"])
     assert code == 1
     assert "VIOLATION" in out
-    assert not json.loads((run / "audit.json").read_text())["passed"]
+    report = json.loads((run / "audit.json").read_text())
+    assert not report["passed"]
+    assert any("not a fair coin" in w for w in report["warnings"]), report["warnings"]
 
 
 def _edit_json(path: Path, **changes: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from prism_secure.audits.errors import AuditInputError
 from prism_secure.audits.secagg_view import audit_secagg_views
 

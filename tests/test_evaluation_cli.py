@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from prism_secure.cli.evaluate import evaluate_command
 from typer.testing import CliRunner
 
 from prism_secure.artifacts.model_file import ModelHeader, save_model
+from prism_secure.cli.evaluate import evaluate_command
 from prism_secure.config import ModelConfig, RunConfig
 from prism_secure.evaluation import ClassifierSpec
 from prism_secure.evaluation import evaluate as evaluate_mod
@@ -50,7 +50,7 @@ def _app() -> typer.Typer:
     return app
 
 
-def test_evaluate_run_dir_writes_eval_json(run_dir: Path, tmp_path: Path) -> None:
+def test_evaluate_run_dir_writes_eval_json(run_dir: Path, tmp_path: Path, data_root: Path) -> None:
     args = [str(run_dir), "--n", "64", "--metrics", "domain", "--cache-dir", str(tmp_path / "c")]
     result = CliRunner().invoke(_app(), args)
     assert result.exit_code == 0, result.output
@@ -62,7 +62,7 @@ def test_evaluate_run_dir_writes_eval_json(run_dir: Path, tmp_path: Path) -> Non
     # The bare model file works too; the report goes next to it (or to --out).
     out = tmp_path / "m.json"
     args2 = [str(run_dir / "model.prism"), "--n", "16", "--metrics", "domain", "--no-floor"]
-    args2 += ["--cache-dir", str(tmp_path / "c"), "-o", str(out)]
+    args2 += ["--cache-dir", str(tmp_path / "c"), "-o", str(out), "--data-dir", str(data_root)]
     result = CliRunner().invoke(_app(), args2)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["domain_fid_floor"] is None

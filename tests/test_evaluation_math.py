@@ -58,6 +58,15 @@ def test_fid_of_samples_converges_to_gaussian_distance() -> None:
     assert fid_from_features(a, b) == pytest.approx(expected, rel=0.05)
 
 
+def test_sample_space_fid_equals_covariance_fid() -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(30, 80)), rng.normal(size=(20, 80)) * 1.5 + 0.2
+    via_stats = frechet_distance(
+        a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+    )
+    assert fid_from_features(a, b) == pytest.approx(via_stats, rel=1e-7)
+
+
 def test_moments_accumulate_in_batches_like_np_cov() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(101, 6)) * 3 + 5

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from prism_secure.protocols.driver import SecureSumResult, phase_names, run_secure_sum
 from prism_secure.protocols.errors import AbortedError, VectorLengthError
 

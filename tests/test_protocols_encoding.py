@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from prism_secure.protocols.errors import MessageError
 from prism_secure.protocols.messages import (
     Abort,

@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 import pytest
+
 from prism_secure.protocols.prg import Expander, expand
 
 # NIST SP 800-38A, F.5.5 CTR-AES256.Encrypt, first block.

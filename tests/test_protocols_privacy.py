@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from prism_secure.protocols.driver import run_secure_sum
 from scipy import stats
+
+from prism_secure.protocols.driver import run_secure_sum
 
 ALPHA = 1e-4  # false alarm rate per check; the checks would fail loudly if masks were missing
 

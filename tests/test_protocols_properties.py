@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from prism_secure.protocols.driver import phase_names, run_secure_sum
 from prism_secure.protocols.errors import AbortedError
 

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+
 from prism_secure.protocols.client import SecAggClient
 from prism_secure.protocols.errors import (
     AbortedError,

@@ -7,6 +7,7 @@ import secrets
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from prism_secure.protocols import shamir
 
 P = shamir.PRIME

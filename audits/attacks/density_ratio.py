@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import gaussian_kde
+
 from prism_secure.audits.attacks.distances import Array, as_rows
 from prism_secure.audits.errors import AuditInputError
-from scipy.stats import gaussian_kde
 
 
 def log_density(

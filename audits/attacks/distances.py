@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 from numpy.typing import NDArray
+
 from prism_secure.audits.errors import AuditInputError
 
 Array = NDArray[np.float32]
@@ -59,7 +60,13 @@ def reduce_distances(
 
 
 def nearest_distances(queries: Array, samples: Array, k: int = 1) -> NDArray[np.float64]:
-    """Distance from each query to its k-th nearest sample."""
+    """Distance from each query to its k-th nearest sample.
+
+    The neighbour is found with fast matmul distances, then its distance is recomputed from the
+    difference itself, so that an exact copy reads as exactly 0 (float cancellation would not).
+    """
     if not 1 <= k <= samples.shape[0]:
         raise AuditInputError(f"k must lie in [1, {samples.shape[0]}], got {k}")
-    return reduce_distances(queries, samples, lambda d: d.kthvalue(k, dim=1).values)
+    picks = reduce_distances(queries, samples, lambda d: d.kthvalue(k, dim=1).indices)
+    diff = queries.astype(np.float64) - samples[picks.astype(np.int64)].astype(np.float64)
+    return np.sqrt((diff**2).sum(axis=1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
 from prism_secure.audits.attacks.distances import Array, as_rows
 from prism_secure.audits.errors import AuditInputError
 

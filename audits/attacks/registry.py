@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
 from prism_secure.audits.attacks.density_ratio import density_ratio_scores
 from prism_secure.audits.attacks.distances import Array, as_rows
 from prism_secure.audits.attacks.embedding import PcaEmbedding

@@ -12,12 +12,13 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from prism_secure.audits.errors import AuditInputError
-from prism_secure.audits.metrics._checks import scores_and_labels
 from pydantic import BaseModel, ConfigDict
 from scipy.special import expit
 from scipy.stats import beta as beta_dist
 from scipy.stats import binom
+
+from prism_secure.audits.errors import AuditInputError
+from prism_secure.audits.metrics._checks import scores_and_labels
 
 ThresholdStrategy = Literal["bonferroni", "split"]
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from prism_secure.audits.errors import AuditInputError
-from prism_secure.audits.metrics._checks import scores_and_labels
 from pydantic import BaseModel, ConfigDict, computed_field
 from scipy.stats import rankdata
+
+from prism_secure.audits.errors import AuditInputError
+from prism_secure.audits.metrics._checks import scores_and_labels
 
 DEFAULT_FPRS: tuple[float, ...] = (0.01, 0.001)
 

@@ -9,14 +9,28 @@ from __future__ import annotations
 import argparse
 import socket
 import struct
+import time
 
 import numpy as np
 from framing import recv_frame, send_frame
+
 from prism_secure.protocols import AbortedError, SecAggClient, SessionParams
 
 
 def demo_input(client_id: int, length: int) -> np.ndarray:
     return np.random.default_rng(client_id).integers(0, 2, length, dtype=np.uint8)
+
+
+def connect_with_retry(port: int, wait_s: float = 20.0) -> socket.socket:
+    """The server process may still be starting: retry refused connections for a while."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def main() -> None:
@@ -36,7 +50,7 @@ def main() -> None:
         round_index=args.round,
         model_digest=bytes.fromhex(args.model_digest),
     )
-    with socket.create_connection(("127.0.0.1", args.port)) as sock:
+    with connect_with_retry(args.port) as sock:
         sock.sendall(struct.pack(">I", args.id))
         send_frame(sock, client.start())
         sent = 1

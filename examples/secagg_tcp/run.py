@@ -11,10 +11,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
 from prism_secure.protocols import SessionParams, count_bits
 
 HERE = Path(__file__).resolve().parent
@@ -52,10 +52,9 @@ def main() -> int:
             "--out",
             str(out),
             "--timeout",
-            "5",
+            "30",
         ]
     )
-    time.sleep(0.5)
     clients = []
     for cid in range(args.clients):
         cmd = [

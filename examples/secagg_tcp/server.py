@@ -12,6 +12,7 @@ import socket
 import struct
 
 from framing import recv_exact, recv_frame, send_frame
+
 from prism_secure.protocols import AbortedError, SecAggError, SecAggServer, SessionParams
 
 

@@ -17,7 +17,7 @@ import torch
 from prism_secure.evaluation.domain import DomainMetrics, domain_metrics
 from prism_secure.evaluation.domain_classifier import ClassifierSpec, load_or_train_classifier
 from prism_secure.evaluation.errors import EvaluationError
-from prism_secure.evaluation.fid import GaussianStats, fid_from_stats
+from prism_secure.evaluation.fid import GaussianStats, fid_from_features
 from prism_secure.evaluation.images import check_images, to_uint8
 from prism_secure.evaluation.inception import (
     PREPROCESS_VERSION,
@@ -161,8 +161,8 @@ def _inception_metrics(
         return feats, stats
 
     t0 = time.perf_counter()
-    test_feats, test_stats = reference(train=False)
-    train_feats, train_stats = reference(train=True) if floor else (None, None)
+    test_feats, _ = reference(train=False)
+    train_feats = reference(train=True)[0] if floor else None
     timings["reference_features"] = time.perf_counter() - t0
     report.reference_n = int(test_feats.shape[0])
 
@@ -176,9 +176,9 @@ def _inception_metrics(
 
     t0 = time.perf_counter()
     if "fid" in chosen:
-        report.fid = fid_from_stats(GaussianStats.from_features(gen_feats), test_stats)
-        if train_stats is not None:
-            report.fid_floor = fid_from_stats(train_stats, test_stats)
+        report.fid = fid_from_features(gen_feats, test_feats)
+        if train_feats is not None:
+            report.fid_floor = fid_from_features(train_feats, test_feats)
     timings["fid"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if "prdc" in chosen:
