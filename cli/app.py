@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from prism_secure.cli.audit import audit_command
+from prism_secure.cli.evaluate import evaluate_command
 from prism_secure.cli.sample import sample_command
 from prism_secure.cli.train import train_command
 
@@ -16,19 +18,8 @@ app = typer.Typer(
 )
 app.command("train")(train_command)
 app.command("sample")(sample_command)
-
-try:
-    from prism_secure.cli.evaluate import evaluate_command
-
-    app.command("evaluate")(evaluate_command)
-except ImportError:  # pragma: no cover - present in every full install
-    pass
-try:
-    from prism_secure.cli.audit import audit_command
-
-    app.command("audit")(audit_command)
-except ImportError:  # pragma: no cover
-    pass
+app.command("evaluate")(evaluate_command)
+app.command("audit")(audit_command)
 
 
 def main() -> None:

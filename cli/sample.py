@@ -17,7 +17,7 @@ def sample_command(
     seed: int | None = typer.Option(0, help="Latent seed (omit with --random)."),
     nrow: int = typer.Option(8, help="Images per row."),
 ) -> None:
-    """Draw ``n`` samples and write them as one grid image."""
+    """Draw N samples from a model (or a run directory) and write them as one PNG grid."""
     from prism_secure.artifacts.images import save_grid
     from prism_secure.artifacts.model_file import load_generator
 

@@ -63,7 +63,7 @@ class FeatureConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    local_iters: int = Field(default=50, ge=1)
+    local_iters: int = Field(default=40, ge=1)
     batch_size: int = Field(default=64, ge=2)
     lr: float = Field(default=0.1, gt=0)
     betas: tuple[float, float] = (0.5, 0.999)
@@ -72,7 +72,7 @@ class TrainingConfig(_Strict):
 
 
 class FederationConfig(_Strict):
-    rounds: int = Field(default=40, ge=1)
+    rounds: int = Field(default=25, ge=1)
     participation: float = Field(default=1.0, gt=0, le=1)
     dropout: float = Field(default=0.0, ge=0, lt=1)
     aggregator: Literal["mada", "fedpm"] = "mada"

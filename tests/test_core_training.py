@@ -163,3 +163,22 @@ def test_cli_train_then_sample(tiny_overrides: dict[str, object], tmp_path: Path
     assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = runner.invoke(app, ["train", "--epsilon", "-1", "--quiet"])
     assert bad.exit_code == 2 and "privacy.epsilon" in bad.output
+
+
+def test_recorded_transcript_shows_only_uniform_views(tiny_overrides: dict[str, object]) -> None:
+    """With --record-transcript the server's view is saved; it must look uniform."""
+    from prism_secure.audits.secagg_view import audit_secagg_views
+    from prism_secure.audits.transcript import load_transcripts
+
+    cfg = _cfg(
+        tiny_overrides,
+        **{"secure_agg.record_transcript": True, "federation.rounds": 2, "privacy.enabled": False},
+    )
+    run = train_run(cfg, progress=False)
+    rounds = load_transcripts(run / "transcript")
+    assert [t.round_index for t in rounds] == [1, 2]
+    for t in rounds:
+        assert t.bits == 2  # ceil(log2(3 + 1))
+        assert set(t.masked) == {"0", "1", "2"}
+        report = audit_secagg_views(t.masked, t.inputs, t.bits)
+        assert report.passed

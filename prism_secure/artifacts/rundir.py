@@ -10,6 +10,8 @@ runs/NAME/
   samples/round_XXXX.png, samples/final.png
   training_curves.png
   model.prism        final model (architecture, seed, packed mask bits)
+  transcript/        only with --record-transcript: the server's view per round, and (for the
+                     audit's correlation test only) each client's true mask
   summary.json
 ```
 """
@@ -23,9 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from prism_secure.artifacts.atomic import append_jsonl, write_bytes_atomic, write_text_atomic
+from prism_secure.artifacts.atomic import (
+    append_jsonl,
+    write_atomic,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from prism_secure.config import RunConfig
 from prism_secure.errors import RunDirError
 
@@ -93,6 +101,11 @@ class RunDirectory:
         kept = [r for r in self.metrics() if r.get("round", 0) <= last_round]
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
         write_text_atomic(self.metrics_path, text)
+
+    def save_transcript(self, round_index: int, arrays: dict[str, Any]) -> None:
+        """The server's view of one round (``--record-transcript``), for the audit to test."""
+        path = self.path / "transcript" / f"round_{round_index:05d}.npz"
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         buf = io.BytesIO()

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from prism_secure.artifacts.atomic import write_atomic
 from prism_secure.evaluation.fid import GaussianStats
@@ -98,7 +97,3 @@ class FeatureCache:
                 return z["features"], stats
         except (OSError, ValueError, KeyError):
             return None  # unreadable or from an older layout: recompute and overwrite
-
-
-def stack_features(chunks: list[np.ndarray | torch.Tensor]) -> np.ndarray:
-    return np.concatenate([np.asarray(torch.as_tensor(c).cpu()) for c in chunks], axis=0)

@@ -51,6 +51,7 @@ def model_digest(scores: torch.Tensor, round_index: int) -> bytes:
 class RoundReport:
     record: dict[str, Any]
     scores: torch.Tensor
+    transcript: dict[str, np.ndarray] | None = None
 
 
 class Server:
@@ -174,4 +175,11 @@ class FederatedEngine:
             aborted=False,
             **info,
         )
-        return RoundReport(record, self.server.scores)
+        transcript = None
+        if outcome.transcript is not None:
+            # Audit-only: the server's view next to each client's true mask.
+            transcript = {"bits": np.array(outcome.bits)}
+            for cid, masked in outcome.transcript.items():
+                transcript[f"masked_{cid}"] = masked
+                transcript[f"input_{cid}"] = uploads[cid]
+        return RoundReport(record, self.server.scores, transcript)

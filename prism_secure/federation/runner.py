@@ -166,6 +166,8 @@ def train_run(
             rec = report.record
             if r % cfg.output.sample_every == 0 or r == rounds:
                 _sample_grid(cfg, server.scores, generator, run.samples_dir / f"round_{r:04d}.png")
+            if report.transcript is not None:
+                run.save_transcript(r, report.transcript)
             run.append_metrics(rec)
             run.save_checkpoint(
                 {

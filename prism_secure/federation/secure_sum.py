@@ -26,6 +26,7 @@ class SumOutcome:
     seconds: float
     server_seconds: float = 0.0
     client_seconds: float = 0.0
+    bits: int | None = None
     transcript: dict[int, np.ndarray] | None = field(default=None, repr=False)
 
 
@@ -116,6 +117,7 @@ class PairwiseSum(MaskSummer):
             seconds=time.perf_counter() - start,
             server_seconds=res.server_seconds,
             client_seconds=res.client_seconds,
+            bits=res.bits,
             transcript=res.transcript,
         )
 
