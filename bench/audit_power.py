@@ -32,11 +32,26 @@ def leaky_config(args: argparse.Namespace, name: str, epsilon: float | None) -> 
             "partition": {"scheme": "iid", "num_clients": args.clients},
             "federation": {"rounds": args.rounds},
             "model": {"width": args.width},
-            "features": {"kind": args.features, "rff_dim": args.rff_dim},
-            "training": {"local_iters": args.local_iters, "threads": 2, "batch_size": 32},
+            "features": {
+                "kind": args.features,
+                "rff_dim": args.rff_dim,
+                "bandwidths": args.bandwidths,
+            },
+            "training": {
+                "local_iters": args.local_iters,
+                "threads": args.threads,
+                "batch_size": 32,
+                "device": args.device,
+            },
+            "secure_agg": {"mode": args.secure_agg},
             "privacy": {"enabled": epsilon is not None, "epsilon": epsilon or 1.0},
             "audit": {"canaries": args.canaries},
-            "output": {"runs_dir": str(args.runs_dir), "name": name, "overwrite": True},
+            "output": {
+                "runs_dir": str(args.runs_dir),
+                "name": name,
+                "overwrite": True,
+                "track_domain_fid": False,
+            },
         }
     )
 
@@ -56,12 +71,22 @@ def main() -> None:
     p.add_argument("--features", default="rff", choices=["rff", "randconv", "rff+randconv"])
     p.add_argument("--rff-dim", type=int, default=512)
     p.add_argument("--only", choices=["nodp", "eps1"], default=None)
+    p.add_argument("--bandwidths", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--secure-agg",
+        default="pairwise",
+        choices=["pairwise", "none"],
+        help="The sum is exact either way; 'none' suits machines without cryptography.",
+    )
+    p.add_argument("--tag", default="", help="Suffix for run names (parallel variants).")
     args = p.parse_args()
     rows = []
     for name, eps in (("nodp", None), ("eps1", 1.0)):
         if args.only and name != args.only:
             continue
-        cfg = leaky_config(args, f"leaky_{name}", eps)
+        cfg = leaky_config(args, f"leaky_{name}{args.tag}", eps)
         t0 = time.perf_counter()
         run = train_run(cfg, progress=False)
         t_train = time.perf_counter() - t0

@@ -109,6 +109,11 @@ class OutputConfig(_Strict):
     runs_dir: Path = Path("runs")
     name: str | None = None
     sample_every: int = Field(default=5, ge=1)
+    track_domain_fid: bool = Field(
+        default=True,
+        description="Every sample_every rounds, score 1000 samples with the domain classifier "
+        "(an evaluation aid that reads the real test split; it never feeds training).",
+    )
     overwrite: bool = False
 
 

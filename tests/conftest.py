@@ -49,4 +49,5 @@ def tiny_overrides(data_root: Path, tmp_path: Path) -> dict[str, object]:
         "output.runs_dir": str(tmp_path / "runs"),
         "output.name": "tiny",
         "output.sample_every": 2,
+        "output.track_domain_fid": False,
     }
