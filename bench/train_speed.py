@@ -22,8 +22,9 @@ from prism_secure.features.moments import FeatureMoments, moment_matching_loss
 from prism_secure.models.generators import build_generator
 
 
-def steps_per_second(dense: bool, steps: int, model: ModelConfig, features: FeatureConfig,
-                     training: TrainingConfig) -> float:
+def steps_per_second(
+    dense: bool, steps: int, model: ModelConfig, features: FeatureConfig, training: TrainingConfig
+) -> float:
     gen = build_generator(model.model_copy(update={"dense": dense}), seed=0)
     if not dense:
         gen.set_vector(torch.randn(gen.num_maskable))
