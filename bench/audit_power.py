@@ -1,6 +1,6 @@
 """Power of the membership audit: a deliberately leaky run (few records per client, no DP, many
 rounds) against the same run at epsilon 1. Writes both audits into the runs' folders and prints a
-Markdown table for bench/audit_results.md.
+Markdown table for BENCHMARKS.md.
 
 Usage: nice -n 10 python bench/audit_power.py --runs-dir /tmp/audit_bench [--rounds 60]
 """

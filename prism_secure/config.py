@@ -72,7 +72,7 @@ class TrainingConfig(_Strict):
 
 
 class FederationConfig(_Strict):
-    rounds: int = Field(default=25, ge=1)
+    rounds: int = Field(default=20, ge=1)
     participation: float = Field(default=1.0, gt=0, le=1)
     dropout: float = Field(default=0.0, ge=0, lt=1)
     aggregator: Literal["mada", "fedpm"] = "mada"

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from prism_secure.config import SecureAggConfig
-from prism_secure.federation.secure_sum import MaskSummer, SumOutcome
+from prism_secure.federation.secure_sum import MaskSummer, SumOutcome, outcome_of
 
 
 class HomomorphicSum(MaskSummer):
@@ -52,12 +52,4 @@ class HomomorphicSum(MaskSummer):
             dropouts=dropouts or None,
             min_survivors=self.min_survivors(len(inputs)),
         )
-        return SumOutcome(
-            counts=np.asarray(res.total, dtype=np.int64),
-            survivors=sorted(res.survivors),
-            bytes_up=dict(res.bytes_up_per_client),
-            bytes_down=dict(res.bytes_down_per_client),
-            seconds=time.perf_counter() - start,
-            server_seconds=res.server_seconds,
-            client_seconds=res.client_seconds,
-        )
+        return outcome_of(res, start)

@@ -230,27 +230,16 @@ def _finish(
     console: Console,
     privacy_statement: str,
 ) -> None:
-    channels = IMAGE_SHAPES[cfg.data.dataset][0]
-    if cfg.model.dense:
-        header = ModelHeader(
-            kind="dense",
-            model=cfg.model,
-            weight_seed=cfg.weight_seed,
-            channels=channels,
-            num_params=scores.numel(),
-            dataset=cfg.data.dataset,
-        )
-        size = save_model(run.model_path, header, scores.numpy())
-    else:
-        header = ModelHeader(
-            kind="mask",
-            model=cfg.model,
-            weight_seed=cfg.weight_seed,
-            channels=channels,
-            num_params=scores.numel(),
-            dataset=cfg.data.dataset,
-        )
-        size = save_model(run.model_path, header, final_mask(cfg, scores))
+    header = ModelHeader(
+        kind="dense" if cfg.model.dense else "mask",
+        model=cfg.model,
+        weight_seed=cfg.weight_seed,
+        channels=IMAGE_SHAPES[cfg.data.dataset][0],
+        num_params=scores.numel(),
+        dataset=cfg.data.dataset,
+    )
+    payload = scores.numpy() if cfg.model.dense else final_mask(cfg, scores)
+    size = save_model(run.model_path, header, payload)
     _sample_grid(cfg, scores, generator, run.samples_dir / "final.png")
     metrics = run.metrics()
     plot_training_curves(run.metrics_path, run.curves_path)

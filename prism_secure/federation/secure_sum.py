@@ -11,6 +11,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,21 @@ class SumOutcome:
     client_seconds: float = 0.0
     bits: int | None = None
     transcript: dict[int, np.ndarray] | None = field(default=None, repr=False)
+
+
+def outcome_of(res: Any, start: float) -> SumOutcome:
+    """What the server learns from a protocol result (``SecureSumResult`` or a subclass)."""
+    return SumOutcome(
+        counts=np.asarray(res.total, dtype=np.int64),
+        survivors=sorted(res.survivors),
+        bytes_up=dict(res.bytes_up_per_client),
+        bytes_down=dict(res.bytes_down_per_client),
+        seconds=time.perf_counter() - start,
+        server_seconds=res.server_seconds,
+        client_seconds=res.client_seconds,
+        bits=res.bits,
+        transcript=res.transcript,
+    )
 
 
 class MaskSummer(ABC):
@@ -109,17 +125,7 @@ class PairwiseSum(MaskSummer):
             dropouts=dropouts or None,
             record_transcript=self.record_transcript,
         )
-        return SumOutcome(
-            counts=np.asarray(res.total, dtype=np.int64),
-            survivors=sorted(res.survivors),
-            bytes_up=dict(res.bytes_up_per_client),
-            bytes_down=dict(res.bytes_down_per_client),
-            seconds=time.perf_counter() - start,
-            server_seconds=res.server_seconds,
-            client_seconds=res.client_seconds,
-            bits=res.bits,
-            transcript=res.transcript,
-        )
+        return outcome_of(res, start)
 
 
 def dropout_phases() -> list[str]:
