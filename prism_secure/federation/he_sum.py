@@ -13,13 +13,17 @@ decrypt every individual mask (details in :mod:`prism_secure.protocols.he`).
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from prism_secure.config import SecureAggConfig
-from prism_secure.federation.secure_sum import MaskSummer, SumOutcome, outcome_of
+from prism_secure.federation.secure_sum import (
+    MaskSummer,
+    SumOutcome,
+    outcome_of,
+    release_threshold,
+)
 
 
 class HomomorphicSum(MaskSummer):
@@ -29,10 +33,6 @@ class HomomorphicSum(MaskSummer):
 
     def __init__(self, cfg: SecureAggConfig) -> None:
         self.cfg = cfg
-
-    def min_survivors(self, n: int) -> int:
-        """Same release policy as SecAgg: no sum over fewer than ceil(threshold * n), nor over 1."""
-        return max(2, math.ceil(self.cfg.threshold * n)) if n > 1 else 1
 
     def sum(
         self,
@@ -50,6 +50,6 @@ class HomomorphicSum(MaskSummer):
             round_index=round_index,
             model_digest=model_digest,
             dropouts=dropouts or None,
-            min_survivors=self.min_survivors(len(inputs)),
+            min_survivors=release_threshold(self.cfg, len(inputs)),
         )
         return outcome_of(res, start)

@@ -167,7 +167,11 @@ def train_run(
             rec = report.record
             if r % cfg.output.sample_every == 0 or r == rounds:
                 images = _sample_grid(
-                    cfg, server.scores, generator, run.samples_dir / f"round_{r:04d}.png"
+                    cfg,
+                    server.scores,
+                    generator,
+                    run.samples_dir / f"round_{r:04d}.png",
+                    n=1000 if cfg.output.track_domain_fid else 64,
                 )
                 if cfg.output.track_domain_fid:
                     rec["domain_fid"] = _domain_fid(cfg, images, console)
@@ -195,7 +199,7 @@ def train_run(
 
 
 def _sample_grid(
-    cfg: RunConfig, scores: torch.Tensor, generator: MaskedGenerator, path: Path, n: int = 1000
+    cfg: RunConfig, scores: torch.Tensor, generator: MaskedGenerator, path: Path, n: int = 64
 ) -> torch.Tensor:
     """Draw ``n`` samples of the model as it would be exported now; the first 64 go in a PNG."""
     generator.set_vector(scores)

@@ -46,6 +46,11 @@ def outcome_of(res: Any, start: float) -> SumOutcome:
     )
 
 
+def release_threshold(cfg: SecureAggConfig, n: int) -> int:
+    """The fewest survivors a sum may be released over: ceil(threshold * n), and never 1 of many."""
+    return max(2, math.ceil(cfg.threshold * n)) if n > 1 else 1
+
+
 class MaskSummer(ABC):
     name: str
 
@@ -101,9 +106,6 @@ class PairwiseSum(MaskSummer):
         self.cfg = cfg
         self.record_transcript = record_transcript
 
-    def threshold(self, n: int) -> int:
-        return max(2, math.ceil(self.cfg.threshold * n)) if n > 1 else 1
-
     def sum(
         self,
         inputs: dict[int, np.ndarray],
@@ -117,7 +119,7 @@ class PairwiseSum(MaskSummer):
         start = time.perf_counter()
         res = run_secure_sum(
             inputs,
-            threshold=self.threshold(len(inputs)),
+            threshold=release_threshold(self.cfg, len(inputs)),
             graph=self.cfg.graph,
             neighbours=self.cfg.neighbours,
             round_index=round_index,
