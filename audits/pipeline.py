@@ -77,8 +77,10 @@ def choose_candidates(
     test_size: int,
     settings: AuditSettings,
     exclude: set[int] | None = None,
+    exclude_test: set[int] | None = None,
 ) -> Candidates:
-    """Balanced member / non-member indices, avoiding canaries and ``exclude`` (reference data)."""
+    """Balanced member / non-member indices, avoiding canaries and a reference run's records:
+    ``exclude`` in the train split, ``exclude_test`` in the test split."""
     rng = np.random.default_rng(settings.seed)
     m = rd.membership
     avoid = set(exclude or ()) | (set(m.canaries.candidates) if m.canaries else set())
@@ -89,7 +91,10 @@ def choose_candidates(
         nonmembers, split, population = holdout, "train-split holdout", test_perm
     else:
         half = test_size // 2
-        nonmembers, split, population = test_perm[:half], "test split", test_perm[half:]
+        pool = test_perm[:half]
+        if exclude_test:
+            pool = pool[~np.isin(pool, np.fromiter(exclude_test, dtype=np.int64))]
+        nonmembers, split, population = pool, "test split", test_perm[half:]
     n = min(settings.n_candidates, members.size, nonmembers.size)
     if n < 10:
         raise RunDirError(
@@ -291,7 +296,7 @@ def audit_run_dir(
         update={"attacks": parse_attack_names(",".join(settings.attacks))}
     )
     rd = load_run_dir(run_dir)
-    ref = load_run_dir(reference) if reference is not None else None
+    ref = load_run_dir(reference, reference=True) if reference is not None else None
     if ref is not None and ref.config.data.dataset != rd.config.data.dataset:
         raise RunDirError(
             f"reference run {ref.path} is on {ref.config.data.dataset}, "
@@ -301,10 +306,23 @@ def audit_run_dir(
     train = load_dataset(rd.config.data, train=True)
     test = load_dataset(rd.config.data, train=False)
     rd.check_indices(len(train))  # type: ignore[arg-type]
-    ref_members = ref.membership.members if ref is not None else set()
-    if ref is not None and ref.membership.canaries is not None:
-        ref_members |= set(ref.membership.canaries.inserted)
-    cands = choose_candidates(rd, len(test), settings, exclude=ref_members)  # type: ignore[arg-type]
+    ref_members: set[int] = set()
+    if ref is not None:
+        ref_members = set(ref.membership.members)
+        if ref.membership.canaries is not None:
+            ref_members |= set(ref.membership.canaries.inserted)
+        ref.check_indices(len(train if ref.config.data.split == "train" else test))  # type: ignore[arg-type]
+    # the reference must not have seen any candidate: avoid its records in the split it used
+    on_test = ref is not None and ref.config.data.split == "test"
+    cands = choose_candidates(
+        rd,
+        len(test),  # type: ignore[arg-type]
+        settings,
+        exclude=set() if on_test else ref_members,
+        exclude_test=ref_members if on_test else set(),
+    )
+    if on_test:
+        ref_members = set()  # test-split indices: no train-split canary can collide with them
     nonmember_source = test if cands.nonmember_split == "test split" else train
     progress(f"sampling {settings.n_samples} images from the generator")
     generated = sample_generator(rd.model_path, settings.n_samples, settings.seed)

@@ -122,13 +122,18 @@ def _validated(model: type[BaseModel], path: Path, data: Any) -> Any:
         raise RunDirError(f"{path}: {where}: {first['msg']}") from exc
 
 
-def _check_membership(path: Path, cfg: RunConfig, m: Membership) -> None:
+def _check_membership(path: Path, cfg: RunConfig, m: Membership, reference: bool) -> None:
     if m.dataset != cfg.data.dataset:
         raise RunDirError(
             f"{path} is for dataset {m.dataset!r} but {CONFIG_FILE} trains on {cfg.data.dataset!r}"
         )
-    if m.split != "train":
-        raise RunDirError(f"{path}: split is {m.split!r}; audits expect indices of 'train'")
+    if m.split != cfg.data.split:
+        raise RunDirError(f"{path}: split is {m.split!r} but {CONFIG_FILE} says {cfg.data.split!r}")
+    if m.split != "train" and not reference:
+        raise RunDirError(
+            f"{path}: the run trained on the {m.split!r} split; audits expect 'train' "
+            "(a test-split run serves as --reference)"
+        )
     if not m.members:
         raise RunDirError(f"{path}: no client trained on any record")
     overlap = m.members & set(m.holdout)
@@ -147,8 +152,12 @@ def _check_membership(path: Path, cfg: RunConfig, m: Membership) -> None:
             raise RunDirError(f"{path}: canary candidates overlap the held-out records")
 
 
-def load_run_dir(path: Path) -> RunDir:
-    """Load and cross-check config, membership and ledger; the model file must exist."""
+def load_run_dir(path: Path, *, reference: bool = False) -> RunDir:
+    """Load and cross-check config, membership and ledger; the model file must exist.
+
+    ``reference`` accepts a run trained on the test split: a reference generator, not an audit
+    target.
+    """
     path = Path(path)
     if not path.is_dir():
         raise RunDirError(f"{path} is not a directory")
@@ -163,7 +172,7 @@ def load_run_dir(path: Path) -> RunDir:
         raise RunDirError(f"{cfg_path}: {where}: {first['msg']}") from exc
     mem_path = path / MEMBERSHIP_FILE
     membership = _validated(Membership, mem_path, _read_json(mem_path))
-    _check_membership(mem_path, config, membership)
+    _check_membership(mem_path, config, membership, reference)
     priv_path = path / PRIVACY_FILE
     privacy = _validated(PrivacyClaim, priv_path, _read_json(priv_path))
     if config.privacy.enabled and privacy.claimed_epsilon is None:

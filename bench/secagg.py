@@ -3,7 +3,9 @@ keystream lower bound, over a grid of cohort sizes, vector lengths, dropout rate
 
 Every run goes through ``run_secure_sum`` (real state machines, real crypto, bytes between them).
 Dropouts happen at the 'masked' phase, the costly case for the server: it must rebuild the
-pairwise masks of every dropped client. Usage::
+pairwise masks of every dropped client. A repetition whose round aborts because some
+neighbourhood kept fewer than t live members counts as stalled; the last column sets the count
+beside the union bound on that chance (``stall_probability``). Usage::
 
     nice -n 10 python bench/secagg.py --n 10 100 500 --d 100000 1000000 --dropout 0 0.1 0.3 \
         --graph full sparse --reps 3 --json bench/secagg_results.jsonl
@@ -22,7 +24,8 @@ import time
 import numpy as np
 
 from prism_secure.protocols.driver import run_secure_sum
-from prism_secure.protocols.params import count_bits, storage_dtype
+from prism_secure.protocols.errors import AbortedError
+from prism_secure.protocols.params import count_bits, stall_probability, storage_dtype
 from prism_secure.protocols.prg import Expander
 
 
@@ -45,17 +48,22 @@ def one(n: int, d: int, dropout: float, graph: str, k: int, t: int, reps: int) -
     dropped = gen.choice(n, size=int(round(dropout * n)), replace=False)
     dropouts = {int(c): "masked" for c in dropped}
     rows = []
+    stalls = 0
     for _ in range(reps):
         start = time.perf_counter()
-        res = run_secure_sum(
-            inputs,
-            threshold=t,
-            graph=graph,
-            neighbours=k if graph == "sparse" else None,
-            round_index=1,
-            model_digest=os.urandom(32),
-            dropouts=dropouts,
-        )
+        try:
+            res = run_secure_sum(
+                inputs,
+                threshold=t,
+                graph=graph,
+                neighbours=k if graph == "sparse" else None,
+                round_index=1,
+                model_digest=os.urandom(32),
+                dropouts=dropouts,
+            )
+        except AbortedError:  # a neighbourhood fell below t: the round released nothing
+            stalls += 1
+            continue
         wall = time.perf_counter() - start
         exact = bool(
             np.array_equal(res.total, sum(inputs[c].astype(np.int64) for c in res.survivors))
@@ -76,7 +84,8 @@ def one(n: int, d: int, dropout: float, graph: str, k: int, t: int, reps: int) -
     bits = count_bits(n)
     peers = (n - 1) if graph == "full" else min(k, n - 1)
     lower = keystream_seconds(peers + 1, d, bits)
-    med = [statistics.median(col) for col in zip(*rows, strict=True)]
+    nan = float("nan")
+    med = [statistics.median(col) for col in zip(*rows, strict=True)] if rows else [nan] * 7
     return {
         "n": n,
         "d": d,
@@ -88,10 +97,12 @@ def one(n: int, d: int, dropout: float, graph: str, k: int, t: int, reps: int) -
         "server_s": med[0],
         "client_s": med[1],
         "client_mask_s": med[2],
-        "up_B": int(med[3]),
-        "down_B": int(med[4]),
+        "up_B": int(med[3]) if rows else 0,
+        "down_B": int(med[4]) if rows else 0,
         "wall_s": med[5],
-        "exact": all(r[6] for r in rows),
+        "exact": all(r[6] for r in rows) if rows else None,
+        "stalled": stalls,
+        "stall_bound": stall_probability(n, peers + 1, t, dropout),
         "keystream_s": lower,
         "mask_over_keystream": med[2] / lower,
         "upload_bits_per_param": med[3] * 8 / d,
@@ -114,9 +125,10 @@ def main() -> None:
     args = ap.parse_args()
     print(
         "| n | d | dropout | graph | k / t | b | server s | client s total / masking "
-        "| keystream s | masking / keystream | up B/client | up bits/param | down B | exact |"
+        "| keystream s | masking / keystream | up B/client | up bits/param | down B | exact "
+        "| stalled / reps (bound) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.n:
         for d in (int(x) for x in args.d):
             for graph in args.graph:
@@ -136,7 +148,8 @@ def main() -> None:
                         f"{row['client_mask_s']:.4f} | {row['keystream_s']:.4f} | "
                         f"{row['mask_over_keystream']:.1f}x | {row['up_B']} | "
                         f"{row['upload_bits_per_param']:.3f} | {row['down_B']} | "
-                        f"{row['exact']} |",
+                        f"{row['exact']} | {row['stalled']} / {args.reps} "
+                        f"({row['stall_bound']:.2g}) |",
                         flush=True,
                     )
                     if args.json:

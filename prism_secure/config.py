@@ -28,6 +28,11 @@ class DataConfig(_Strict):
     )
     download: bool = True
     max_records_per_client: int | None = Field(default=None, ge=1)
+    split: Literal["train", "test"] = Field(
+        default="train",
+        description="The split clients train on; 'test' makes a reference generator for the "
+        "calibrated audit, trained on records disjoint from every train-split member.",
+    )
     holdout: int = Field(
         default=1000, ge=0, description="Train-split records no client gets: audit non-members."
     )

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import struct
+import time
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -110,6 +111,8 @@ class SecAggClient:
         self._roster: dict[int, tuple[bytes, bytes]] = {}
         self._peers: frozenset[int] = frozenset()
         self._share_secrets: dict[int, bytes] = {}
+        self._mask_seeds: dict[int, bytes] = {}  # peer -> pairwise mask seed, this session only
+        self.masking_seconds = 0.0  # building the masked vector: the keystream-bound part
         self._my_seed_share = 0
         self._my_key_share = 0
         self._held: dict[int, tuple[int, int]] = {}  # peer -> (seed share, key share)
@@ -163,6 +166,7 @@ class SecAggClient:
         self._seed = b""
         self._held.clear()
         self._share_secrets.clear()
+        self._mask_seeds.clear()
 
     def _check_order(self, message: Message) -> None:
         if not message.FROM_SERVER:
@@ -239,6 +243,11 @@ class SecAggClient:
             ciphertexts[peer] = aead.seal(
                 self.params.aead, key, plain, share_aad(expected, self.id, peer)
             )
+            # Agree on the pairwise mask seed now, while the vector is not yet needed: the
+            # masked-input phase is then only keystream expansion and integer adds.
+            mask_shared = kdf.exchange(self._mask_sk, roster[peer][1])
+            a, b = kdf.pair(self.id, peer)
+            self._mask_seeds[peer] = kdf.derive(mask_shared, b"mask", expected, self.round, a, b)
         self.state = "masked"
         return ShareKeysReply(
             sender=self.id, round=self.round, session_id=expected, ciphertexts=ciphertexts
@@ -272,24 +281,26 @@ class SecAggClient:
         held[self.id] = (self._my_seed_share, self._my_key_share)
         self._held = held
 
+        start = time.perf_counter()
         p = self.params
         expander = Expander(p.length, p.dtype, p.prg)
         masked = self._input  # our own copy, masked in place
         masked += expander(self._seed)
         for peer in sorted(senders):
-            shared = kdf.exchange(self._mask_sk, self._roster[peer][1])
-            a, b = kdf.pair(self.id, peer)
-            stream = expander(kdf.derive(shared, b"mask", self._session, self.round, a, b))
+            stream = expander(self._mask_seeds[peer])
             if self.id < peer:
                 masked += stream
             else:
                 masked -= stream
+        self._mask_seeds.clear()  # a pairwise seed masks exactly one vector
         if p.bits < p.dtype.itemsize * 8:
             masked &= np.asarray(p.modulus_mask, dtype=p.dtype)
         self._input = np.empty(0, dtype=p.dtype)
+        vector = pack(masked, p.bits)
+        self.masking_seconds = time.perf_counter() - start
         self.state = "consistency"
         return MaskedInputReply(
-            sender=self.id, round=self.round, session_id=self._session, vector=pack(masked, p.bits)
+            sender=self.id, round=self.round, session_id=self._session, vector=vector
         )
 
     def _on_consistency(self, msg: ConsistencyRequest) -> ConsistencyReply:

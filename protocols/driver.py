@@ -156,7 +156,7 @@ def run_secure_sum(
             spent = time.perf_counter() - start
             cpu[cid] += spent
             if next_phase == "masked":
-                masking[cid] = spent
+                masking[cid] = clients[cid].masking_seconds
             if next_phase is not None and dropouts.get(cid) == next_phase:
                 gone.add(cid)
                 continue

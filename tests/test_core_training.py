@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 from typer.testing import CliRunner
 
 from prism_secure.artifacts.model_file import decode_model, load_generator
@@ -109,7 +111,10 @@ def test_dropouts_are_survived(tiny_overrides: dict[str, object]) -> None:
             "secure_agg.threshold": 0.4,
         },
     )
-    run = train_run(cfg, progress=False)
+    out = io.StringIO()
+    run = train_run(cfg, progress=False, console=Console(file=out, width=200))
+    # 5 clients, t = 2, 30% dropout: a round aborts with probability ~3%, and the user is told
+    assert "a round aborts" in out.getvalue()
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert sum(r["dropped"] for r in rows) > 0
     for r in rows:

@@ -38,6 +38,8 @@ def test_contract_fields_and_byte_counts() -> None:
         assert packed < res.bytes_up_per_client[c] < packed + 5_000
     assert res.bytes_up_per_client[101] < 3_000  # it never sent its vector
     assert res.client_seconds > 0 and res.server_seconds > 0
+    # masking is the keystream-bound part of one phase: positive, and less than the whole
+    assert 0 < res.client_masking_seconds < res.client_seconds
 
 
 def test_bits_validation() -> None:

@@ -105,6 +105,7 @@ def partition(
     holdout: int = 0,
     max_records_per_client: int | None = None,
     canaries: int = 0,
+    split: str = "train",
 ) -> Membership:
     """Hold out non-members (and canary candidates), split the rest, record who holds what."""
     labels = np.asarray(labels)
@@ -150,6 +151,7 @@ def partition(
         raise ConfigError("partition", f"clients {empty} received no records; use fewer clients")
     return Membership(
         dataset=dataset,
+        split=split,
         clients={i: [int(x) for x in p] for i, p in enumerate(parts)},
         holdout=sorted(int(x) for x in held),
         canaries=canary_info,

@@ -27,7 +27,7 @@ from prism_secure.evaluation.plots import plot_training_curves
 from prism_secure.features.factory import build_feature_map
 from prism_secure.features.moments import FeatureMoments
 from prism_secure.federation.engine import Client, FederatedEngine, Server, round_seed
-from prism_secure.federation.secure_sum import build_summer
+from prism_secure.federation.secure_sum import build_summer, stall_risk
 from prism_secure.models.generators import MaskedGenerator, build_generator
 from prism_secure.privacy import (
     ClientPrivacyRecord,
@@ -36,6 +36,8 @@ from prism_secure.privacy import (
     release_statistics,
 )
 from prism_secure.privacy import write_ledger as write_privacy_ledger
+
+STALL_WARNING = 0.01  # warn when a round's abort risk at the simulated dropout exceeds this
 
 
 def _setup_threads(cfg: RunConfig) -> None:
@@ -121,7 +123,15 @@ def train_run(
         )
     if not cfg.privacy.enabled:
         console.print("[yellow]warning:[/] --no-dp: no differential-privacy guarantee.")
-    data = load_images(cfg.data, train=True, attribute=cfg.partition.attribute)
+    cohort = max(1, round(cfg.federation.participation * cfg.partition.num_clients))
+    risk = stall_risk(cfg.secure_agg, cohort, cfg.federation.dropout)
+    if risk > STALL_WARNING:
+        console.print(
+            f"[yellow]warning:[/] at dropout {cfg.federation.dropout:g} a round aborts (and "
+            f"releases nothing) with probability up to {risk:.2g}; raise "
+            "secure_agg.neighbours or lower secure_agg.threshold."
+        )
+    data = load_images(cfg.data, train=cfg.data.split == "train", attribute=cfg.partition.attribute)
     membership = partition(
         data.labels.numpy(),
         cfg.partition,
@@ -130,6 +140,7 @@ def train_run(
         holdout=cfg.data.holdout,
         max_records_per_client=cfg.data.max_records_per_client,
         canaries=cfg.audit.canaries,
+        split=cfg.data.split,
     )
     generator = build_generator(cfg.model, cfg.weight_seed, channels).to(cfg.training.device)
     feature_map = build_feature_map(cfg.features, shape).to(cfg.training.device)

@@ -47,8 +47,29 @@ def outcome_of(res: Any, start: float) -> SumOutcome:
 
 
 def release_threshold(cfg: SecureAggConfig, n: int) -> int:
-    """The fewest survivors a sum may be released over: ceil(threshold * n), and never 1 of many."""
-    return max(2, math.ceil(cfg.threshold * n)) if n > 1 else 1
+    """The Shamir threshold t: ``ceil(threshold * m)``, and never 1 of many.
+
+    ``m`` is the number of clients holding shares of one secret: all ``n`` on the full graph and
+    for the homomorphic path, ``k + 1`` on the SecAgg+ graph, where t counts per neighbourhood.
+    """
+    if n <= 1:
+        return 1
+    group = n
+    if cfg.mode == "pairwise" and cfg.graph == "sparse":
+        from prism_secure.protocols.params import neighbourhood_size
+
+        group = neighbourhood_size(n, "sparse", cfg.neighbours)
+    return max(2, math.ceil(cfg.threshold * group))
+
+
+def stall_risk(cfg: SecureAggConfig, n: int, dropout: float) -> float:
+    """Bound on the chance that a round of ``n`` clients aborts at this dropout rate (pairwise)."""
+    if cfg.mode != "pairwise" or n <= 1 or dropout <= 0:
+        return 0.0
+    from prism_secure.protocols.params import neighbourhood_size, stall_probability
+
+    group = neighbourhood_size(n, cfg.graph, cfg.neighbours)
+    return stall_probability(n, group, release_threshold(cfg, n), dropout)
 
 
 class MaskSummer(ABC):
