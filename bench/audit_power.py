@@ -33,6 +33,7 @@ def leaky_config(args: argparse.Namespace, name: str, epsilon: float | None) -> 
                 "download": False,
                 "max_records_per_client": args.records,
                 "holdout": args.holdout,
+                "split": args.split,
             },
             "partition": {"scheme": "iid", "num_clients": args.clients},
             "federation": {"rounds": args.rounds},
@@ -78,6 +79,19 @@ def main() -> None:
     p.add_argument("--rff-dim", type=int, default=512)
     p.add_argument("--only", choices=["nodp", "eps1"], default=None)
     p.add_argument("--bandwidths", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    p.add_argument(
+        "--split",
+        default="train",
+        choices=["train", "test"],
+        help="'test' trains a reference generator (run name 'reference'), audited against nothing.",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="Reference run for the calibrated attack; an already trained run of the same "
+        "name is audited again, not retrained.",
+    )
     p.add_argument("--dense", action="store_true", help="Train weights densely, no masks.")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -91,16 +105,22 @@ def main() -> None:
     p.add_argument("--tag", default="", help="Suffix for run names (parallel variants).")
     args = p.parse_args()
     rows = []
+    if args.split == "test":
+        run = train_run(leaky_config(args, f"reference{args.tag}", None), progress=False)
+        print(json.dumps({"reference": str(run)}))
+        return
     for name, eps in (("nodp", None), ("eps1", 1.0)):
         if args.only and name != args.only:
             continue
         cfg = leaky_config(args, f"leaky_{name}{args.tag}", eps)
         t0 = time.perf_counter()
-        run = train_run(cfg, progress=False)
+        run = cfg.output.runs_dir / cfg.output.name
+        if args.reference is None or not (run / "model.prism").is_file():
+            run = train_run(cfg, progress=False)
         t_train = time.perf_counter() - t0
         settings = AuditSettings(n_samples=args.n_samples, n_candidates=1000, seed=args.seed)
         t0 = time.perf_counter()
-        outcome = audit_run_dir(run, settings)
+        outcome = audit_run_dir(run, settings, reference=args.reference)
         write_reports(run, outcome)
         t_audit = time.perf_counter() - t0
         r = outcome.report

@@ -120,6 +120,11 @@ class OutputConfig(_Strict):
         "(an evaluation aid that reads the real test split; it never feeds training).",
     )
     overwrite: bool = False
+    final_mask: Literal["mode", "sample"] = Field(
+        default="mode",
+        description="The exported binary mask: 'mode' keeps every weight with theta > 0.5 (the "
+        "most likely mask), 'sample' draws one Bernoulli mask from theta.",
+    )
 
 
 class RunConfig(_Strict):

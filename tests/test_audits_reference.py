@@ -49,9 +49,7 @@ def test_calibrated_attack_with_a_test_split_reference(
     assert calibrated.status == "ok" and calibrated.roc is not None
     assert outcome.report.reference_run == str(reference)
     without = audit_run_dir(target, SMALL)
-    assert {a.name: a for a in without.report.attacks}["nn-calibrated"].status.startswith(
-        "skipped"
-    )
+    assert {a.name: a for a in without.report.attacks}["nn-calibrated"].status.startswith("skipped")
 
 
 def test_reference_on_another_dataset_is_refused(

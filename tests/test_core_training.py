@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from rich.console import Console
@@ -54,6 +55,23 @@ def test_tiny_run_writes_every_artifact(tiny_overrides: dict[str, object]) -> No
     header, bits = decode_model((run / "model.prism").read_bytes())
     assert header.num_params == bits.size
     assert load_generator(run).sample(4, seed=0).shape == (4, 1, 28, 28)
+    # the exported mask is the mode of the final global scores: keep a weight iff theta > 0.5
+    scores = torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
+    np.testing.assert_array_equal(bits, (scores > 0).numpy().astype(np.uint8))
+
+
+def test_sampled_final_mask_is_one_bernoulli_draw(tiny_overrides: dict[str, object]) -> None:
+    run = train_run(_cfg(tiny_overrides, **{"output.final_mask": "sample"}), progress=False)
+    _, bits = decode_model((run / "model.prism").read_bytes())
+    scores = torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
+    mode = (scores > 0).numpy().astype(np.uint8)
+    theta = torch.sigmoid(scores).numpy()
+    uncertain = (theta > 0.3) & (theta < 0.7)
+    assert uncertain.sum() > 1000  # a tiny run leaves many weights undecided
+    # a draw disagrees with the mode on undecided weights about as often as theta predicts
+    disagree = (bits != mode)[uncertain].mean()
+    expected = np.minimum(theta, 1 - theta)[uncertain].mean()
+    assert abs(disagree - expected) < 0.05
 
 
 def test_resume_reproduces_an_uninterrupted_run(

@@ -81,6 +81,14 @@ def initial_scores(cfg: RunConfig, generator: MaskedGenerator) -> torch.Tensor:
 
 
 def final_mask(cfg: RunConfig, scores: torch.Tensor) -> np.ndarray:
+    """The binary mask a model is exported (and sampled during training) with.
+
+    The mode (theta > 0.5) is the default: a single Bernoulli draw adds mask noise on top of
+    what training learned (domain FID 156-160 for two draws against 134 for the mode on the
+    default run). Both are functions of the global scores only, so DP is unaffected.
+    """
+    if cfg.output.final_mask == "mode":
+        return (scores > 0).to(torch.uint8).numpy()
     gen = torch.Generator().manual_seed(round_seed(cfg.seed, cfg.federation.rounds + 1, 3))
     return torch.bernoulli(torch.sigmoid(scores), generator=gen).to(torch.uint8).numpy()
 
