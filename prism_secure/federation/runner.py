@@ -84,7 +84,7 @@ def final_mask(cfg: RunConfig, scores: torch.Tensor) -> np.ndarray:
     """The binary mask a model is exported (and sampled during training) with.
 
     The mode (theta > 0.5) is the default: a single Bernoulli draw adds mask noise on top of
-    what training learned (domain FID 156-160 for two draws against 134 for the mode on the
+    what training learned (domain FID 158-160 for two draws against 136 for the mode on the
     default run). Both are functions of the global scores only, so DP is unaffected.
     """
     if cfg.output.final_mask == "mode":
