@@ -306,23 +306,23 @@ def audit_run_dir(
     train = load_dataset(rd.config.data, train=True)
     test = load_dataset(rd.config.data, train=False)
     rd.check_indices(len(train))  # type: ignore[arg-type]
-    ref_members: set[int] = set()
-    if ref is not None:
-        ref_members = set(ref.membership.members)
-        if ref.membership.canaries is not None:
-            ref_members |= set(ref.membership.canaries.inserted)
-        ref.check_indices(len(train if ref.config.data.split == "train" else test))  # type: ignore[arg-type]
     # the reference must not have seen any candidate: avoid its records in the split it used
-    on_test = ref is not None and ref.config.data.split == "test"
+    ref_train: set[int] = set()
+    ref_test: set[int] = set()
+    if ref is not None:
+        seen = set(ref.membership.members)
+        if ref.membership.canaries is not None:
+            seen |= set(ref.membership.canaries.inserted)
+        on_test = ref.config.data.split == "test"
+        ref.check_indices(len(test if on_test else train))  # type: ignore[arg-type]
+        (ref_test if on_test else ref_train).update(seen)
     cands = choose_candidates(
         rd,
         len(test),  # type: ignore[arg-type]
         settings,
-        exclude=set() if on_test else ref_members,
-        exclude_test=ref_members if on_test else set(),
+        exclude=ref_train,
+        exclude_test=ref_test,
     )
-    if on_test:
-        ref_members = set()  # test-split indices: no train-split canary can collide with them
     nonmember_source = test if cands.nonmember_split == "test split" else train
     progress(f"sampling {settings.n_samples} images from the generator")
     generated = sample_generator(rd.model_path, settings.n_samples, settings.seed)
@@ -335,7 +335,7 @@ def audit_run_dir(
     if rd.membership.canaries is not None:
         c = rd.membership.canaries
         idx = np.array(sorted(c.candidates), dtype=np.int64)
-        if ref_members & set(c.candidates):
+        if ref_train & set(c.candidates):
             raise RunDirError(f"reference run {ref.path if ref else ''} trained on canary records")
         canaries = _images_of(train, idx)
         canary_inserted = np.isin(idx, np.array(c.inserted, dtype=np.int64))

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from prism_secure.artifacts.model_file import ModelHeader, save_model
 from prism_secure.config import RunConfig
 from prism_secure.data.datasets import IMAGE_SHAPES
 from prism_secure.evaluation.domain import domain_metrics
+from prism_secure.federation.runner import export_model, final_mask
 from prism_secure.models.generators import build_generator
 
 
@@ -32,7 +32,8 @@ def score(run: Path, draws: int) -> dict:
     scores = torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
     theta = torch.sigmoid(scores)
     gen = build_generator(cfg.model, cfg.weight_seed, IMAGE_SHAPES[cfg.data.dataset][0])
-    masks = {"mode": (scores > 0).to(torch.uint8)}
+    mode = cfg.model_copy(update={"output": cfg.output.model_copy(update={"final_mask": "mode"})})
+    masks = {"mode": torch.from_numpy(final_mask(mode, scores))}
     for d in range(draws):
         g = torch.Generator().manual_seed(d)
         masks[f"draw{d}"] = torch.bernoulli(theta, generator=g).to(torch.uint8)
@@ -52,16 +53,9 @@ def export_mode(run: Path, dest: Path) -> Path:
     shutil.copytree(run, dest)
     (dest / "eval.json").unlink(missing_ok=True)
     cfg = RunConfig.model_validate_json((run / "config.json").read_text())
+    cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"final_mask": "mode"})})
     scores = torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
-    header = ModelHeader(
-        kind="mask",
-        model=cfg.model,
-        weight_seed=cfg.weight_seed,
-        channels=IMAGE_SHAPES[cfg.data.dataset][0],
-        num_params=scores.numel(),
-        dataset=cfg.data.dataset,
-    )
-    save_model(dest / "model.prism", header, (scores > 0).to(torch.uint8).numpy())
+    export_model(cfg, scores, dest / "model.prism")
     return dest
 
 

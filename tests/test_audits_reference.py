@@ -16,24 +16,18 @@ from prism_secure.federation.runner import train_run
 SMALL = AuditSettings(n_samples=300, n_candidates=40, n_population=200, n_boot=50)
 
 
+def _train(overrides: dict[str, object], **more: object) -> Path:
+    """A tiny no-DP run; ``more`` overrides further keys."""
+    return train_run(
+        build_config(None, {**overrides, "privacy.enabled": False, **more}), progress=False
+    )
+
+
 def test_calibrated_attack_with_a_test_split_reference(
     tiny_overrides: dict[str, object],
 ) -> None:
-    target = train_run(
-        build_config(None, {**tiny_overrides, "privacy.enabled": False}), progress=False
-    )
-    reference = train_run(
-        build_config(
-            None,
-            {
-                **tiny_overrides,
-                "privacy.enabled": False,
-                "data.split": "test",
-                "output.name": "reference",
-            },
-        ),
-        progress=False,
-    )
+    target = _train(tiny_overrides)
+    reference = _train(tiny_overrides, **{"data.split": "test", "output.name": "reference"})
     membership = json.loads((reference / "membership.json").read_text())
     assert membership["split"] == "test"
 
@@ -53,23 +47,12 @@ def test_calibrated_attack_with_a_test_split_reference(
 
 
 def test_reference_on_another_dataset_is_refused(
-    tiny_overrides: dict[str, object], tmp_path: Path
+    tiny_overrides: dict[str, object],
 ) -> None:
-    target = train_run(
-        build_config(None, {**tiny_overrides, "privacy.enabled": False}), progress=False
-    )
-    other = train_run(
-        build_config(
-            None,
-            {
-                **tiny_overrides,
-                "privacy.enabled": False,
-                "data.dataset": "fashion_mnist",
-                "data.split": "test",
-                "output.name": "fmnist",
-            },
-        ),
-        progress=False,
+    target = _train(tiny_overrides)
+    other = _train(
+        tiny_overrides,
+        **{"data.dataset": "fashion_mnist", "data.split": "test", "output.name": "fmnist"},
     )
     with pytest.raises(RunDirError, match="fashion_mnist"):
         audit_run_dir(target, SMALL, reference=other)

@@ -93,6 +93,20 @@ def final_mask(cfg: RunConfig, scores: torch.Tensor) -> np.ndarray:
     return torch.bernoulli(torch.sigmoid(scores), generator=gen).to(torch.uint8).numpy()
 
 
+def export_model(cfg: RunConfig, scores: torch.Tensor, path: Path) -> int:
+    """Write the final model file (dense weights, or the ``final_mask`` bits); its size in bytes."""
+    header = ModelHeader(
+        kind="dense" if cfg.model.dense else "mask",
+        model=cfg.model,
+        weight_seed=cfg.weight_seed,
+        channels=IMAGE_SHAPES[cfg.data.dataset][0],
+        num_params=scores.numel(),
+        dataset=cfg.data.dataset,
+    )
+    payload = scores.numpy() if cfg.model.dense else final_mask(cfg, scores)
+    return save_model(path, header, payload)
+
+
 def _progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -253,16 +267,7 @@ def _finish(
     console: Console,
     privacy_statement: str,
 ) -> None:
-    header = ModelHeader(
-        kind="dense" if cfg.model.dense else "mask",
-        model=cfg.model,
-        weight_seed=cfg.weight_seed,
-        channels=IMAGE_SHAPES[cfg.data.dataset][0],
-        num_params=scores.numel(),
-        dataset=cfg.data.dataset,
-    )
-    payload = scores.numpy() if cfg.model.dense else final_mask(cfg, scores)
-    size = save_model(run.model_path, header, payload)
+    size = export_model(cfg, scores, run.model_path)
     _sample_grid(cfg, scores, generator, run.samples_dir / "final.png")
     metrics = run.metrics()
     plot_training_curves(run.metrics_path, run.curves_path)
