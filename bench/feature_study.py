@@ -32,35 +32,22 @@ from torchvision.utils import save_image
 from prism_secure.config import DataConfig, FeatureConfig, ModelConfig
 from prism_secure.data.datasets import load_images
 from prism_secure.evaluation.domain import domain_metrics
-from prism_secure.features.factory import build_feature_map
+from prism_secure.features.base import FeatureMap
+from prism_secure.features.factory import ConcatFeatures, build_feature_map
 from prism_secure.features.moments import FeatureMoments, moment_matching_loss
+from prism_secure.features.rff import RandomFourierFeatures
 from prism_secure.models.generators import build_generator
 
 
-class RFFOf(nn.Module):
-    """Random Fourier features of ``t(x)``; bandwidths are absolute or relative to sqrt(d)."""
+class OfTransform(FeatureMap):
+    """A feature map applied to a fixed transform of the image (pooled pixels, a HOG vector)."""
 
-    def __init__(
-        self,
-        t: Callable[[torch.Tensor], torch.Tensor],
-        d_in: int,
-        dim: int,
-        bandwidths: list[float],
-        seed: int,
-        relative: bool = True,
-    ) -> None:
+    def __init__(self, t: Callable[[torch.Tensor], torch.Tensor], inner: FeatureMap) -> None:
         super().__init__()
-        per = max(1, dim // (2 * len(bandwidths)))
-        gen = torch.Generator().manual_seed(seed)
-        unit = math.sqrt(d_in) if relative else 1.0
-        freqs = [torch.randn(d_in, per, generator=gen) / (b * unit) for b in bandwidths]
-        self.register_buffer("freqs", torch.cat(freqs, dim=1))
-        self.scale = 1.0 / math.sqrt(per * len(bandwidths))
-        self.t = t
+        self.t, self.inner, self.dim = t, inner, inner.dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        proj = self.t(x).flatten(1) @ self.freqs
-        return torch.cat([proj.cos(), proj.sin()], dim=1) * self.scale
+        return self.inner(self.t(x))
 
 
 def soft_hog(x: torch.Tensor, cells: tuple[int, ...] = (4, 7)) -> torch.Tensor:
@@ -80,27 +67,25 @@ def soft_hog(x: torch.Tensor, cells: tuple[int, ...] = (4, 7)) -> torch.Tensor:
     return torch.cat(out, dim=1)
 
 
-class Concat(nn.Module):
-    def __init__(self, parts: list[nn.Module]) -> None:
-        super().__init__()
-        self.parts = nn.ModuleList(parts)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([p(x) for p in self.parts], dim=1) / math.sqrt(len(self.parts))
-
-
-def feature_map(args: argparse.Namespace) -> nn.Module:
+def feature_map(args: argparse.Namespace) -> FeatureMap:
     if args.features == "hog+rff":
-        half = args.rff_dim // 2
-        pixels = RFFOf(nn.Identity(), 784, half, args.bandwidths, 1)
-        hog = RFFOf(soft_hog, 8 * (16 + 49), half, args.hog_bandwidths, 2, relative=False)
-        return Concat([pixels, hog])
+        half, d_hog = args.rff_dim // 2, 8 * (16 + 49)
+        pixels = RandomFourierFeatures((1, 28, 28), half, args.bandwidths, 1)
+        # HOG bandwidths are absolute; the RFF class takes them relative to sqrt(d).
+        rel = [b / math.sqrt(d_hog) for b in args.hog_bandwidths]
+        hog = OfTransform(soft_hog, RandomFourierFeatures((d_hog,), half, rel, 2))
+        return ConcatFeatures([pixels, hog])
     if args.features == "pyramid":
         third = args.rff_dim // 3
-        scales = [(nn.Identity(), 784), (nn.AvgPool2d(2), 196), (nn.AvgPool2d(4), 49)]
-        return Concat(
-            [RFFOf(t, d, third, args.bandwidths, i + 1) for i, (t, d) in enumerate(scales)]
-        )
+        pixels = RandomFourierFeatures((1, 28, 28), third, args.bandwidths, 1)
+        pooled = [
+            OfTransform(
+                nn.AvgPool2d(k),
+                RandomFourierFeatures((1, 28 // k, 28 // k), third, args.bandwidths, seed),
+            )
+            for seed, k in ((2, 2), (3, 4))
+        ]
+        return ConcatFeatures([pixels, *pooled])
     cfg = FeatureConfig(
         kind=args.features,
         rff_dim=args.rff_dim,
@@ -136,9 +121,7 @@ def main() -> None:
 
     images = load_images(DataConfig(root=args.data_dir), train=True).images
     fmap = feature_map(args).eval()
-    with torch.no_grad():
-        feats = torch.cat([fmap(images[i : i + 1000]) for i in range(0, len(images), 1000)])
-    target = FeatureMoments.exact(feats)
+    target = FeatureMoments.exact(fmap.encode_all(images))
     gen = build_generator(ModelConfig(width=args.width, dense=args.dense), 7, 1)
     if not args.dense:
         init = torch.Generator().manual_seed(1)

@@ -27,13 +27,18 @@ from prism_secure.federation.runner import export_model, final_mask
 from prism_secure.models.generators import build_generator
 
 
-def score(run: Path, draws: int) -> dict:
+def load_for_mode_export(run: Path) -> tuple[RunConfig, torch.Tensor]:
+    """A finished run's config, switched to the mode export, and its final scores."""
     cfg = RunConfig.model_validate_json((run / "config.json").read_text())
-    scores = torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
+    cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"final_mask": "mode"})})
+    return cfg, torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
+
+
+def score(run: Path, draws: int) -> dict:
+    cfg, scores = load_for_mode_export(run)
     theta = torch.sigmoid(scores)
     gen = build_generator(cfg.model, cfg.weight_seed, IMAGE_SHAPES[cfg.data.dataset][0])
-    mode = cfg.model_copy(update={"output": cfg.output.model_copy(update={"final_mask": "mode"})})
-    masks = {"mode": torch.from_numpy(final_mask(mode, scores))}
+    masks = {"mode": torch.from_numpy(final_mask(cfg, scores))}
     for d in range(draws):
         g = torch.Generator().manual_seed(d)
         masks[f"draw{d}"] = torch.bernoulli(theta, generator=g).to(torch.uint8)
@@ -52,9 +57,7 @@ def export_mode(run: Path, dest: Path) -> Path:
     """Copy ``run`` to ``dest`` with ``model.prism`` rewritten as the mode of the final scores."""
     shutil.copytree(run, dest)
     (dest / "eval.json").unlink(missing_ok=True)
-    cfg = RunConfig.model_validate_json((run / "config.json").read_text())
-    cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"final_mask": "mode"})})
-    scores = torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
+    cfg, scores = load_for_mode_export(run)
     export_model(cfg, scores, dest / "model.prism")
     return dest
 
