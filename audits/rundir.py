@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from prism_secure.config import RunConfig
+from prism_secure.config import RunConfig, stored_run_config
 from prism_secure.errors import RunDirError
 
 CONFIG_FILE = "config.json"
@@ -165,7 +165,7 @@ def load_run_dir(path: Path, *, reference: bool = False) -> RunDir:
     if not cfg_path.is_file():
         raise RunDirError(f"{cfg_path} is missing; is {path} a run directory?")
     try:
-        config = RunConfig.model_validate_json(cfg_path.read_text())
+        config = stored_run_config(cfg_path.read_text())
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import torch
 
-from prism_secure.config import RunConfig
-from prism_secure.data.datasets import IMAGE_SHAPES
+from prism_secure.config import RunConfig, stored_run_config
+from prism_secure.data.datasets import IMAGE_SHAPES, NUM_CLASSES
 from prism_secure.evaluation.domain import domain_metrics
 from prism_secure.federation.runner import export_model, final_mask
-from prism_secure.models.generators import build_generator
+from prism_secure.models.generators import build_generator, generator_classes
 
 
 def load_for_mode_export(run: Path) -> tuple[RunConfig, torch.Tensor]:
     """A finished run's config, switched to the mode export, and its final scores."""
-    cfg = RunConfig.model_validate_json((run / "config.json").read_text())
+    cfg = stored_run_config((run / "config.json").read_text())
     cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"final_mask": "mode"})})
     return cfg, torch.load(run / "checkpoints/latest.pt", weights_only=True)["scores"]
 
@@ -37,7 +37,8 @@ def load_for_mode_export(run: Path) -> tuple[RunConfig, torch.Tensor]:
 def score(run: Path, draws: int) -> dict:
     cfg, scores = load_for_mode_export(run)
     theta = torch.sigmoid(scores)
-    gen = build_generator(cfg.model, cfg.weight_seed, IMAGE_SHAPES[cfg.data.dataset][0])
+    classes = generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset])
+    gen = build_generator(cfg.model, cfg.weight_seed, IMAGE_SHAPES[cfg.data.dataset][0], classes)
     masks = {"mode": torch.from_numpy(final_mask(cfg, scores))}
     for d in range(draws):
         g = torch.Generator().manual_seed(d)

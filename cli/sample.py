@@ -15,10 +15,17 @@ def sample_command(
     n: int = typer.Option(64, "--n", min=1, help="Number of images."),
     out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="PNG file to write."),
     seed: int | None = typer.Option(0, help="Latent seed (omit with --random)."),
-    nrow: int = typer.Option(8, help="Images per row."),
+    nrow: int | None = typer.Option(
+        None, min=1, help="Images per row (default 8, or one column per class)."
+    ),
+    label: int | None = typer.Option(
+        None, min=0, help="Conditional models: draw only this class (default: all, balanced)."
+    ),
 ) -> None:
     """Draw N samples from a model (or a run directory) and write them as one PNG grid."""
-    from prism_secure.artifacts.images import save_grid
+    import torch
+
+    from prism_secure.artifacts.images import grid_columns, save_grid
     from prism_secure.artifacts.model_file import load_generator
 
     try:
@@ -26,5 +33,15 @@ def sample_command(
     except PrismError as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
-    save_grid(gen.sample(n, seed=seed), out, nrow=nrow)
+    labels = None
+    if label is not None:
+        if not 0 <= label < gen.num_classes:
+            Console(stderr=True).print(
+                f"[red]error:[/] --label {label}: this model reads "
+                + (f"labels 0..{gen.num_classes - 1}" if gen.num_classes else "no labels")
+            )
+            raise typer.Exit(code=2)
+        labels = torch.full((n,), label, dtype=torch.long)
+    cols = nrow or (8 if labels is not None else grid_columns(gen))
+    save_grid(gen.sample(n, seed=seed, labels=labels), out, nrow=cols)
     typer.echo(str(out))

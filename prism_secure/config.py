@@ -5,6 +5,7 @@ Every model forbids unknown keys, so a typo fails before any work starts and nam
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +57,11 @@ class ModelConfig(_Strict):
         default=None, description="Seed of the frozen random weights; defaults to the run seed."
     )
     dense: bool = Field(default=False, description="Train weights densely (a baseline), no masks.")
+    conditional: bool = Field(
+        default=True,
+        description="Condition the generator on the class label and match each class's feature "
+        "moments (samples are class-balanced); false gives the paper's unconditional model.",
+    )
 
 
 class FeatureConfig(_Strict):
@@ -205,3 +211,18 @@ def parse_set_option(item: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     return key.strip(), value
+
+
+def stored_run_config(text: str) -> RunConfig:
+    """A run directory's ``config.json``, read as the run was trained.
+
+    Runs written before conditional models existed have no ``model.conditional`` key and were
+    unconditional; the current default (conditional) must not be read into them.
+    """
+    try:
+        tree = json.loads(text)
+    except ValueError:
+        return RunConfig.model_validate_json(text)  # raises pydantic's error, naming the problem
+    if isinstance(tree, dict) and isinstance(tree.get("model"), dict):
+        tree["model"].setdefault("conditional", False)
+    return RunConfig.model_validate(tree)

@@ -74,10 +74,14 @@ def test_sampled_final_mask_is_one_bernoulli_draw(tiny_overrides: dict[str, obje
     assert abs(disagree - expected) < 0.05
 
 
+@pytest.mark.parametrize("conditional", [False, True])
 def test_resume_reproduces_an_uninterrupted_run(
-    tiny_overrides: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_overrides: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    conditional: bool,
 ) -> None:
-    common = {**tiny_overrides, "privacy.noise_seed": 7}
+    common = {**tiny_overrides, "privacy.noise_seed": 7, "model.conditional": conditional}
     full = train_run(_cfg(common, **{"output.name": "full"}), progress=False)
 
     original = engine_mod.FederatedEngine.run_round

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
 from prism_secure.artifacts.atomic import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from prism_secure.models.generators import MaskedGenerator
+
+
+def grid_columns(generator: MaskedGenerator) -> int:
+    """8, or one column per class for a conditional generator of 4-16 classes.
+
+    Balanced labels cycle 0..K-1, so with K columns each column holds one class.
+    """
+    k = generator.num_classes
+    return k if 4 <= k <= 16 else 8
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prism_secure.artifacts.atomic import write_bytes_atomic
 from prism_secure.config import ModelConfig
@@ -36,6 +36,7 @@ class ModelHeader(BaseModel):
     channels: int
     num_params: int
     dataset: str | None = None
+    num_classes: int = Field(default=0, ge=0, description="Labels the generator reads (0: none).")
 
 
 def encode_model(header: ModelHeader, payload: np.ndarray) -> bytes:
@@ -87,7 +88,7 @@ def save_model(path: Path, header: ModelHeader, payload: np.ndarray) -> int:
 
 
 def generator_from(header: ModelHeader, payload: np.ndarray) -> MaskedGenerator:
-    gen = build_generator(header.model, header.weight_seed, header.channels)
+    gen = build_generator(header.model, header.weight_seed, header.channels, header.num_classes)
     if gen.num_maskable != header.num_params:
         raise ModelFileError(
             f"header says {header.num_params} parameters, architecture has {gen.num_maskable}"

@@ -34,7 +34,7 @@ from prism_secure.artifacts.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from prism_secure.config import RunConfig
+from prism_secure.config import RunConfig, stored_run_config
 from prism_secure.errors import RunDirError
 
 
@@ -84,7 +84,7 @@ class RunDirectory:
 
     def config(self) -> RunConfig:
         try:
-            return RunConfig.model_validate_json(self.config_path.read_text())
+            return stored_run_config(self.config_path.read_text())
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{self.config_path} is unreadable or invalid: {exc}") from exc
 

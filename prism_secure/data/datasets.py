@@ -27,6 +27,9 @@ IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
     "celeba": (3, 32, 32),
 }
 
+#: Label values per dataset (CelebA: the partition attribute, 0/1).
+NUM_CLASSES: dict[str, int] = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "celeba": 2}
+
 _EXPECTED: dict[str, tuple[str, list[str]]] = {
     "mnist": (
         "MNIST/raw",

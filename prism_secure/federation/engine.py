@@ -22,7 +22,7 @@ import torch
 from prism_secure.aggregation.mada import build_aggregator
 from prism_secure.config import RunConfig
 from prism_secure.features.base import FeatureMap
-from prism_secure.features.moments import FeatureMoments
+from prism_secure.features.moments import ClassMoments, FeatureMoments
 from prism_secure.federation.secure_sum import MaskSummer, SumOutcome, dropout_phases
 from prism_secure.models.generators import MaskedGenerator
 from prism_secure.training.client import train_locally
@@ -32,7 +32,7 @@ from prism_secure.training.client import train_locally
 class Client:
     cid: int
     num_records: int
-    target: FeatureMoments
+    target: FeatureMoments | ClassMoments
 
 
 def round_seed(seed: int, round_index: int, salt: int) -> int:

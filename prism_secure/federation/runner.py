@@ -16,23 +16,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from prism_secure.artifacts.atomic import write_json_atomic
-from prism_secure.artifacts.images import save_grid
+from prism_secure.artifacts.images import grid_columns, save_grid
 from prism_secure.artifacts.model_file import ModelHeader, save_model
 from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
-from prism_secure.data.datasets import IMAGE_SHAPES, ImageData, load_images
+from prism_secure.data.datasets import IMAGE_SHAPES, NUM_CLASSES, ImageData, load_images
 from prism_secure.data.partition import Membership, partition
 from prism_secure.errors import DataNotFoundError, RunDirError
 from prism_secure.evaluation.plots import plot_training_curves
 from prism_secure.features.factory import build_feature_map
-from prism_secure.features.moments import FeatureMoments
+from prism_secure.features.moments import ClassMoments, FeatureMoments
 from prism_secure.federation.engine import Client, FederatedEngine, Server, round_seed
 from prism_secure.federation.secure_sum import build_summer, stall_risk
-from prism_secure.models.generators import MaskedGenerator, build_generator
+from prism_secure.models.generators import MaskedGenerator, build_generator, generator_classes
 from prism_secure.privacy import (
     ClientPrivacyRecord,
     PrivacyLedger,
     read_ledger,
+    release_class_statistics,
     release_statistics,
 )
 from prism_secure.privacy import write_ledger as write_privacy_ledger
@@ -48,28 +49,50 @@ def _setup_threads(cfg: RunConfig) -> None:
 def prepare_clients(
     cfg: RunConfig, data: ImageData, membership: Membership, feature_map: Any
 ) -> tuple[list[Client], dict[int, ClientPrivacyRecord]]:
-    """Each client computes its features once and releases their moments (with DP when on)."""
+    """Each client computes its features once and releases their moments (with DP when on).
+
+    A conditional run releases them per label, counts included, in the same single mechanism.
+    """
     clients, records = [], {}
+    num_classes = generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset])
     for cid, idx in sorted(membership.clients.items()):
-        feats = feature_map.encode_all(data.images[torch.as_tensor(idx)])
-        released = release_statistics(feats, cfg=cfg.privacy)
-        clients.append(Client(cid, len(idx), FeatureMoments(released.mean, released.var)))
-        records[cid] = released.record
+        rows = torch.as_tensor(idx)
+        feats = feature_map.encode_all(data.images[rows])
+        target: FeatureMoments | ClassMoments
+        if num_classes:
+            per_class = release_class_statistics(
+                feats, data.labels[rows], num_classes, cfg=cfg.privacy
+            )
+            target = ClassMoments(per_class.mean, per_class.var, per_class.class_weights())
+            record = per_class.record
+        else:
+            released = release_statistics(feats, cfg=cfg.privacy)
+            target, record = FeatureMoments(released.mean, released.var), released.record
+        clients.append(Client(cid, len(idx), target))
+        records[cid] = record
     return clients, records
 
 
 def _client_state(clients: list[Client]) -> dict[str, Any]:
-    return {
-        str(c.cid): {"n": c.num_records, "mean": c.target.mean, "var": c.target.var}
-        for c in clients
-    }
+    state: dict[str, Any] = {}
+    for c in clients:
+        entry = {"n": c.num_records, "mean": c.target.mean, "var": c.target.var}
+        if isinstance(c.target, ClassMoments):
+            entry["weights"] = c.target.weights
+        state[str(c.cid)] = entry
+    return state
 
 
 def _clients_from_state(state: dict[str, Any]) -> list[Client]:
-    return [
-        Client(int(k), int(v["n"]), FeatureMoments(v["mean"], v["var"]))
-        for k, v in sorted(state.items(), key=lambda kv: int(kv[0]))
-    ]
+    clients = []
+    for k, v in sorted(state.items(), key=lambda kv: int(kv[0])):
+        target: FeatureMoments | ClassMoments
+        if "weights" in v:
+            target = ClassMoments(v["mean"], v["var"], v["weights"])
+        else:
+            target = FeatureMoments(v["mean"], v["var"])
+        clients.append(Client(int(k), int(v["n"]), target))
+    return clients
 
 
 def initial_scores(cfg: RunConfig, generator: MaskedGenerator) -> torch.Tensor:
@@ -102,6 +125,7 @@ def export_model(cfg: RunConfig, scores: torch.Tensor, path: Path) -> int:
         channels=IMAGE_SHAPES[cfg.data.dataset][0],
         num_params=scores.numel(),
         dataset=cfg.data.dataset,
+        num_classes=generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset]),
     )
     payload = scores.numpy() if cfg.model.dense else final_mask(cfg, scores)
     return save_model(path, header, payload)
@@ -164,7 +188,9 @@ def train_run(
         canaries=cfg.audit.canaries,
         split=cfg.data.split,
     )
-    generator = build_generator(cfg.model, cfg.weight_seed, channels).to(cfg.training.device)
+    num_classes = generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset])
+    generator = build_generator(cfg.model, cfg.weight_seed, channels, num_classes)
+    generator = generator.to(cfg.training.device)
     feature_map = build_feature_map(cfg.features, shape).to(cfg.training.device)
     summer = build_summer(cfg.secure_agg)
 
@@ -240,9 +266,10 @@ def _sample_grid(
         generator.set_mode("dense")
     else:
         generator.set_fixed_mask(final_mask(cfg, scores))
-    images = generator.sample(n, seed=cfg.seed)
-    save_grid(images[:64], path)
-    return images
+    nrow = grid_columns(generator)
+    images = generator.sample(max(n, 8 * nrow), seed=cfg.seed)
+    save_grid(images[: 8 * nrow], path, nrow=nrow)
+    return images[:n]
 
 
 def _domain_fid(cfg: RunConfig, images: torch.Tensor, console: Console) -> float | None:

@@ -39,6 +39,9 @@ class ClientPrivacyRecord(_Frozen):
     num_records: int = Field(ge=0, description="Records the client holds (true count).")
     released_count: float = Field(description="The (noisy) count the statistics divide by.")
     feature_dim: int = Field(ge=0)
+    label_blocks: int = Field(
+        default=1, ge=1, description="Per-label statistics released (1: unconditional)."
+    )
     num_releases: int = Field(ge=0, description="Gaussian releases of this client's data.")
     mechanism: str
     neighbouring: str | None

@@ -35,6 +35,13 @@ Post-processing (free): :math:`\hat n = \max(\tilde n, 1)`, mean :math:`= T_1/\h
 variance :math:`= \max(T_2/\hat n - \text{mean}^2 + (\sigma_1/\hat n)^2, 0)`; the
 :math:`\sigma_1^2` term removes the upward bias that noise puts into mean squared.
 
+Per-label release (the conditional model). With K labels the client releases one such vector per
+label, :math:`V_k = \sum_{i: y_i = k} v_i`, all K in one Gaussian mechanism. Record i enters only
+:math:`V_{y_i}`, so adding or removing it moves the concatenation by exactly :math:`\|v_i\|` and
+:math:`\Delta` is unchanged: the same noise multiplier and epsilon, the label protected with the
+record. Each label's count comes out of its own block; a client treats a label as held only when
+its noisy count clears three count noise stds (post-processing).
+
 Composition. Clients hold disjoint records, so each record is in exactly one release (parallel
 composition): the run is (max epsilon, max delta)-DP per record. A record present at two clients
 would be covered by two releases; partitions here never duplicate records.
@@ -94,25 +101,45 @@ def gaussian_release(
     sums: ClippedSums, noise_multiplier: float, generator: torch.Generator
 ) -> NoisySums:
     """Add N(0, (z * Delta)^2) to every coordinate of the joint vector, then unpack it."""
+    return gaussian_release_blocks([sums], noise_multiplier, generator)[0]
+
+
+def gaussian_release_blocks(
+    blocks: list[ClippedSums], noise_multiplier: float, generator: torch.Generator
+) -> list[NoisySums]:
+    """One Gaussian mechanism on the concatenated joint vectors of disjoint record groups.
+
+    A record sits in exactly one block (its label's), so adding or removing it moves one block
+    by its ``v_i`` and leaves the others alone: the L2 sensitivity stays ``Delta``.
+    """
     if not (noise_multiplier >= 0 and math.isfinite(noise_multiplier)):
         raise ValueError(f"noise_multiplier must be finite and >= 0, got {noise_multiplier!r}")
-    c = check_clip_norm(sums.clip_norm if sums.clip_norm is not None else float("nan"))
+    if not blocks or len({b.clip_norm for b in blocks}) != 1:
+        raise ValueError("blocks must be non-empty and share one clip norm")
+    c = check_clip_norm(blocks[0].clip_norm if blocks[0].clip_norm is not None else float("nan"))
     std = noise_multiplier * joint_sensitivity(c)
-    vec = joint_vector(sums)
+    vec = torch.cat([joint_vector(b) for b in blocks])
     noise = torch.randn(
         vec.shape, generator=generator, dtype=torch.float64, device=generator.device
     )
     released = vec + std * noise.cpu()
-    dim = sums.feature_sum.shape[0]
     kappa_c = COUNT_WEIGHT * c
-    return NoisySums(
-        feature_sum=released[:dim],
-        square_sum=released[dim : 2 * dim] * c,
-        count=float(released[2 * dim]) / kappa_c,
-        sigma_feature_sum=std,
-        sigma_square_sum=std * c,
-        sigma_count=std / kappa_c,
-    )
+    out, offset = [], 0
+    for b in blocks:
+        dim = b.feature_sum.shape[0]
+        part = released[offset : offset + 2 * dim + 1]
+        offset += 2 * dim + 1
+        out.append(
+            NoisySums(
+                feature_sum=part[:dim],
+                square_sum=part[dim : 2 * dim] * c,
+                count=float(part[2 * dim]) / kappa_c,
+                sigma_feature_sum=std,
+                sigma_square_sum=std * c,
+                sigma_count=std / kappa_c,
+            )
+        )
+    return out
 
 
 def moments_from_sums(
@@ -141,47 +168,136 @@ class ReleasedStatistics:
     record: ClientPrivacyRecord
 
 
+@dataclass(frozen=True)
+class ReleasedClassStatistics:
+    """Per-label released statistics: row c of each tensor is class c's."""
+
+    mean: torch.Tensor  # (K, D)
+    var: torch.Tensor  # (K, D)
+    released_counts: torch.Tensor  # (K,) float64, noisy under DP
+    sigma_count: float
+    record: ClientPrivacyRecord
+
+    def class_weights(self, min_count: float = 2.0) -> torch.Tensor:
+        """Each class's share of the client's records; 0 for classes it (likely) lacks.
+
+        A class counts as held when its released count reaches ``min_count`` and three noise
+        stds of the count, so noise alone rarely invents a class (post-processing, free).
+        """
+        floor = max(float(min_count), 3.0 * self.sigma_count)
+        kept = torch.where(self.released_counts >= floor, self.released_counts, 0.0)
+        if float(kept.sum()) <= 0:  # nothing clears the floor: fall back to the largest count
+            kept = torch.zeros_like(kept)
+            kept[int(torch.argmax(self.released_counts))] = 1.0
+        return (kept / kept.sum()).to(self.mean.dtype)
+
+
 def _out(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return t.to(dtype=like.dtype, device=like.device)
 
 
-def _exact(features: torch.Tensor) -> ReleasedStatistics:
-    n = features.shape[0]
+@dataclass(frozen=True)
+class _Release:
+    blocks: list[NoisySums]
+    record: ClientPrivacyRecord
+
+
+def _check_labels(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
+    if features.ndim != 2:
+        raise ValueError(f"features must be (n, D), got shape {tuple(features.shape)}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if labels.shape != (features.shape[0],):
+        raise ValueError(f"need one label per feature row, got shape {tuple(labels.shape)}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes})")
+
+
+def _release(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    cfg: PrivacyConfig,
+    generator: torch.Generator | None,
+    num_records_bound: int | None,
+) -> _Release:
+    """Exact sums without DP; else one Gaussian release of all label blocks together."""
+    _check_labels(features, labels, num_classes)
+    n, dim = features.shape
     if n < 1:
         raise ValueError("features has no rows")
-    sums = moment_sums(features, None)
-    mean, var = moments_from_sums(sums.feature_sum, sums.square_sum, n)
+    labels = labels.to(features.device)
+    groups = [features[labels == c] for c in range(num_classes)]
+    if not cfg.enabled:
+        blocks = [
+            NoisySums(s.feature_sum, s.square_sum, float(s.count), 0.0, 0.0, 0.0)
+            for s in (moment_sums(g, None) for g in groups)
+        ]
+        record = ClientPrivacyRecord(
+            enabled=False,
+            num_records=n,
+            released_count=float(n),
+            feature_dim=dim,
+            label_blocks=num_classes,
+            num_releases=0,
+            mechanism="none",
+            neighbouring=None,
+            clip_norm=None,
+            count_weight=None,
+            l2_sensitivity=0.0,
+            noise_multiplier=0.0,
+            sigma_feature_sum=0.0,
+            sigma_square_sum=0.0,
+            sigma_count=0.0,
+            target_epsilon=None,
+            epsilon=math.inf,
+            delta=None,
+            accountant=None,
+            opacus_version=None,
+            noise_seeded=False,
+        )
+        return _Release(blocks, record)
+    clip = check_clip_norm(cfg.clip_norm)
+    accountant = check_accountant(cfg.accountant)
+    target = check_epsilon(cfg.epsilon)
+    size = n if num_records_bound is None else check_num_records(num_records_bound)
+    if n > size:
+        raise ValueError(f"client has {n} records, above num_records_bound={size}")
+    delta = resolve_delta(cfg.delta, size)
+    z = calibrate_noise(target, delta, accountant)
+    if generator is None:
+        generator, seeded = noise_generator(cfg)
+    else:
+        seeded = True
+    blocks = gaussian_release_blocks([moment_sums(g, clip) for g in groups], z, generator)
     record = ClientPrivacyRecord(
-        enabled=False,
+        enabled=True,
         num_records=n,
-        released_count=float(n),
-        feature_dim=features.shape[1],
-        num_releases=0,
-        mechanism="none",
-        neighbouring=None,
-        clip_norm=None,
-        count_weight=None,
-        l2_sensitivity=0.0,
-        noise_multiplier=0.0,
-        sigma_feature_sum=0.0,
-        sigma_square_sum=0.0,
-        sigma_count=0.0,
-        target_epsilon=None,
-        epsilon=math.inf,
-        delta=None,
-        accountant=None,
-        opacus_version=None,
-        noise_seeded=False,
+        released_count=sum(b.count for b in blocks),
+        feature_dim=dim,
+        label_blocks=num_classes,
+        num_releases=1,
+        mechanism=MECHANISM,
+        neighbouring=NEIGHBOURING,
+        clip_norm=clip,
+        count_weight=COUNT_WEIGHT,
+        l2_sensitivity=joint_sensitivity(clip),
+        noise_multiplier=z,
+        sigma_feature_sum=blocks[0].sigma_feature_sum,
+        sigma_square_sum=blocks[0].sigma_square_sum,
+        sigma_count=blocks[0].sigma_count,
+        target_epsilon=target,
+        epsilon=spent_epsilon(z, delta, accountant),
+        delta=delta,
+        accountant=accountant,
+        opacus_version=OPACUS_VERSION,
+        noise_seeded=seeded,
     )
-    return ReleasedStatistics(
-        mean=_out(mean, features),
-        var=_out(var, features),
-        num_records=n,
-        released_count=float(n),
-        feature_sum=sums.feature_sum,
-        square_sum=sums.square_sum,
-        record=record,
-    )
+    return _Release(blocks, record)
+
+
+def _block_moments(b: NoisySums) -> tuple[torch.Tensor, torch.Tensor]:
+    return moments_from_sums(b.feature_sum, b.square_sum, b.count, b.sigma_feature_sum)
 
 
 @torch.no_grad()
@@ -202,54 +318,43 @@ def release_statistics(
     """
     if features.ndim != 2:
         raise ValueError(f"features must be (n, D), got shape {tuple(features.shape)}")
-    if not cfg.enabled:
-        return _exact(features)
-    clip = check_clip_norm(cfg.clip_norm)
-    accountant = check_accountant(cfg.accountant)
-    target = check_epsilon(cfg.epsilon)
-    n = features.shape[0]
-    size = n if num_records_bound is None else check_num_records(num_records_bound)
-    if n > size:
-        raise ValueError(f"client has {n} records, above num_records_bound={size}")
-    delta = resolve_delta(cfg.delta, size)
-    z = calibrate_noise(target, delta, accountant)
-    if generator is None:
-        generator, seeded = noise_generator(cfg)
-    else:
-        seeded = True
-    sums = moment_sums(features, clip)
-    noisy = gaussian_release(sums, z, generator)
-    mean, var = moments_from_sums(
-        noisy.feature_sum, noisy.square_sum, noisy.count, noisy.sigma_feature_sum
-    )
-    record = ClientPrivacyRecord(
-        enabled=True,
-        num_records=n,
-        released_count=noisy.count,
-        feature_dim=features.shape[1],
-        num_releases=1,
-        mechanism=MECHANISM,
-        neighbouring=NEIGHBOURING,
-        clip_norm=clip,
-        count_weight=COUNT_WEIGHT,
-        l2_sensitivity=joint_sensitivity(clip),
-        noise_multiplier=z,
-        sigma_feature_sum=noisy.sigma_feature_sum,
-        sigma_square_sum=noisy.sigma_square_sum,
-        sigma_count=noisy.sigma_count,
-        target_epsilon=target,
-        epsilon=spent_epsilon(z, delta, accountant),
-        delta=delta,
-        accountant=accountant,
-        opacus_version=OPACUS_VERSION,
-        noise_seeded=seeded,
-    )
+    labels = torch.zeros(features.shape[0], dtype=torch.long)
+    rel = _release(features, labels, 1, cfg, generator, num_records_bound)
+    block = rel.blocks[0]
+    mean, var = _block_moments(block)
     return ReleasedStatistics(
         mean=_out(mean, features),
         var=_out(var, features),
-        num_records=n,
-        released_count=noisy.count,
-        feature_sum=noisy.feature_sum,
-        square_sum=noisy.square_sum,
-        record=record,
+        num_records=features.shape[0],
+        released_count=block.count,
+        feature_sum=block.feature_sum,
+        square_sum=block.square_sum,
+        record=rel.record,
+    )
+
+
+@torch.no_grad()
+def release_class_statistics(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    cfg: PrivacyConfig,
+    generator: torch.Generator | None = None,
+    num_records_bound: int | None = None,
+) -> ReleasedClassStatistics:
+    """Release each class's feature mean and variance and its record count, in one mechanism.
+
+    Same guarantee and the same noise multiplier as :func:`release_statistics`: record i only
+    enters the block of its own label, so the joint vector's sensitivity is unchanged (the
+    record's label is protected with it). The counts come out of the same release.
+    """
+    rel = _release(features, labels, num_classes, cfg, generator, num_records_bound)
+    moments = [_block_moments(b) for b in rel.blocks]
+    return ReleasedClassStatistics(
+        mean=_out(torch.stack([m for m, _ in moments]), features),
+        var=_out(torch.stack([v for _, v in moments]), features),
+        released_counts=torch.tensor([b.count for b in rel.blocks], dtype=torch.float64),
+        sigma_count=rel.blocks[0].sigma_count,
+        record=rel.record,
     )

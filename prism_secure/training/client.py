@@ -13,7 +13,13 @@ import torch
 
 from prism_secure.config import TrainingConfig
 from prism_secure.features.base import FeatureMap
-from prism_secure.features.moments import FeatureMoments, moment_matching_loss
+from prism_secure.features.moments import (
+    ClassMoments,
+    FeatureMoments,
+    batch_labels,
+    class_moment_loss,
+    moment_matching_loss,
+)
 from prism_secure.models.generators import MaskedGenerator
 
 
@@ -27,7 +33,7 @@ class LocalResult:
 def train_locally(
     generator: MaskedGenerator,
     feature_map: FeatureMap,
-    target: FeatureMoments,
+    target: FeatureMoments | ClassMoments,
     global_vector: torch.Tensor,
     cfg: TrainingConfig,
     seed: int,
@@ -40,12 +46,22 @@ def train_locally(
     generator.train()
     params = generator.trainable()
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    tgt = FeatureMoments(target.mean.to(device), target.var.to(device))
+    conditional = isinstance(target, ClassMoments)
+    if conditional != bool(generator.num_classes):
+        raise ValueError("a conditional generator needs per-class targets, and only it")
+    if isinstance(target, ClassMoments):
+        tgt: FeatureMoments | ClassMoments = target.to(device)
+        labels = batch_labels(target.weights, cfg.batch_size).to(device)
+    else:
+        tgt = FeatureMoments(target.mean.to(device), target.var.to(device))
     tail = max(1, cfg.local_iters // 4)
     losses: list[float] = []
     for _ in range(cfg.local_iters):
         z = torch.randn(cfg.batch_size, generator.latent_dim, device=device)
-        loss = moment_matching_loss(feature_map(generator(z)), tgt)
+        if isinstance(tgt, ClassMoments):
+            loss = class_moment_loss(feature_map(generator(z, labels)), labels, tgt)
+        else:
+            loss = moment_matching_loss(feature_map(generator(z)), tgt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
