@@ -21,10 +21,8 @@ from pathlib import Path
 import torch
 
 from prism_secure.config import RunConfig, stored_run_config
-from prism_secure.data.datasets import IMAGE_SHAPES, NUM_CLASSES
 from prism_secure.evaluation.domain import domain_metrics
-from prism_secure.federation.runner import export_model, final_mask
-from prism_secure.models.generators import build_generator, generator_classes
+from prism_secure.federation.runner import build_run_generator, export_model, final_mask
 
 
 def load_for_mode_export(run: Path) -> tuple[RunConfig, torch.Tensor]:
@@ -37,8 +35,7 @@ def load_for_mode_export(run: Path) -> tuple[RunConfig, torch.Tensor]:
 def score(run: Path, draws: int) -> dict:
     cfg, scores = load_for_mode_export(run)
     theta = torch.sigmoid(scores)
-    classes = generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset])
-    gen = build_generator(cfg.model, cfg.weight_seed, IMAGE_SHAPES[cfg.data.dataset][0], classes)
+    gen = build_run_generator(cfg)
     masks = {"mode": torch.from_numpy(final_mask(cfg, scores))}
     for d in range(draws):
         g = torch.Generator().manual_seed(d)

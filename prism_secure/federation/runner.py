@@ -28,7 +28,7 @@ from prism_secure.features.factory import build_feature_map
 from prism_secure.features.moments import ClassMoments, FeatureMoments
 from prism_secure.federation.engine import Client, FederatedEngine, Server, round_seed
 from prism_secure.federation.secure_sum import build_summer, stall_risk
-from prism_secure.models.generators import MaskedGenerator, build_generator, generator_classes
+from prism_secure.models.generators import MaskedGenerator, build_generator
 from prism_secure.privacy import (
     ClientPrivacyRecord,
     PrivacyLedger,
@@ -46,6 +46,17 @@ def _setup_threads(cfg: RunConfig) -> None:
         torch.set_num_threads(cfg.training.threads)
 
 
+def label_count(cfg: RunConfig) -> int:
+    """Labels the run's generator reads: the dataset's when conditional, else 0."""
+    return NUM_CLASSES[cfg.data.dataset] if cfg.model.conditional else 0
+
+
+def build_run_generator(cfg: RunConfig) -> MaskedGenerator:
+    """The run's generator on the CPU, as every party rebuilds it from the config."""
+    channels = IMAGE_SHAPES[cfg.data.dataset][0]
+    return build_generator(cfg.model, cfg.weight_seed, channels, label_count(cfg))
+
+
 def prepare_clients(
     cfg: RunConfig, data: ImageData, membership: Membership, feature_map: Any
 ) -> tuple[list[Client], dict[int, ClientPrivacyRecord]]:
@@ -54,7 +65,7 @@ def prepare_clients(
     A conditional run releases them per label, counts included, in the same single mechanism.
     """
     clients, records = [], {}
-    num_classes = generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset])
+    num_classes = label_count(cfg)
     for cid, idx in sorted(membership.clients.items()):
         rows = torch.as_tensor(idx)
         feats = feature_map.encode_all(data.images[rows])
@@ -125,7 +136,7 @@ def export_model(cfg: RunConfig, scores: torch.Tensor, path: Path) -> int:
         channels=IMAGE_SHAPES[cfg.data.dataset][0],
         num_params=scores.numel(),
         dataset=cfg.data.dataset,
-        num_classes=generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset]),
+        num_classes=label_count(cfg),
     )
     payload = scores.numpy() if cfg.model.dense else final_mask(cfg, scores)
     return save_model(path, header, payload)
@@ -156,7 +167,6 @@ def train_run(
         run = RunDirectory.open(resume)
         cfg = run.config()
     _setup_threads(cfg)
-    channels = IMAGE_SHAPES[cfg.data.dataset][0]
     shape = IMAGE_SHAPES[cfg.data.dataset]
     if cfg.model.arch == "resnet32" and shape[1] != 32:
         raise RunDirError("model.arch resnet32 makes 32x32 images; use dcgan28 for 28x28 data")
@@ -188,9 +198,7 @@ def train_run(
         canaries=cfg.audit.canaries,
         split=cfg.data.split,
     )
-    num_classes = generator_classes(cfg.model, NUM_CLASSES[cfg.data.dataset])
-    generator = build_generator(cfg.model, cfg.weight_seed, channels, num_classes)
-    generator = generator.to(cfg.training.device)
+    generator = build_run_generator(cfg).to(cfg.training.device)
     feature_map = build_feature_map(cfg.features, shape).to(cfg.training.device)
     summer = build_summer(cfg.secure_agg)
 

@@ -215,14 +215,9 @@ def build_generator(
 ) -> MaskedGenerator:
     """Rebuild the generator every party shares from its config, weight seed and label count.
 
-    ``num_classes`` is the dataset's when ``cfg.conditional`` (see :func:`generator_classes`).
+    ``num_classes`` is 0 for an unconditional generator (a run's: ``runner.label_count``).
     """
     width = cfg.width or DEFAULT_WIDTH[cfg.arch]
     if cfg.arch == "dcgan28":
         return DCGAN28(cfg.latent_dim, width, seed, cfg.dense, num_classes)
     return ResNet32(cfg.latent_dim, width, seed, cfg.dense, channels, num_classes)
-
-
-def generator_classes(cfg: ModelConfig, dataset_classes: int) -> int:
-    """The label count a generator reads: the dataset's when conditional, else 0."""
-    return dataset_classes if cfg.conditional else 0

@@ -175,8 +175,11 @@ class ReleasedClassStatistics:
     mean: torch.Tensor  # (K, D)
     var: torch.Tensor  # (K, D)
     released_counts: torch.Tensor  # (K,) float64, noisy under DP
-    sigma_count: float
     record: ClientPrivacyRecord
+
+    @property
+    def sigma_count(self) -> float:
+        return self.record.sigma_count
 
     def class_weights(self, min_count: float = 2.0) -> torch.Tensor:
         """Each class's share of the client's records; 0 for classes it (likely) lacks.
@@ -355,6 +358,5 @@ def release_class_statistics(
         mean=_out(torch.stack([m for m, _ in moments]), features),
         var=_out(torch.stack([v for _, v in moments]), features),
         released_counts=torch.tensor([b.count for b in rel.blocks], dtype=torch.float64),
-        sigma_count=rel.blocks[0].sigma_count,
         record=rel.record,
     )

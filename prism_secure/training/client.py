@@ -6,6 +6,7 @@ The client never touches its raw data here: its only view of the data is the (pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,22 +47,13 @@ def train_locally(
     generator.train()
     params = generator.trainable()
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    conditional = isinstance(target, ClassMoments)
-    if conditional != bool(generator.num_classes):
+    if isinstance(target, ClassMoments) != bool(generator.num_classes):
         raise ValueError("a conditional generator needs per-class targets, and only it")
-    if isinstance(target, ClassMoments):
-        tgt: FeatureMoments | ClassMoments = target.to(device)
-        labels = batch_labels(target.weights, cfg.batch_size).to(device)
-    else:
-        tgt = FeatureMoments(target.mean.to(device), target.var.to(device))
+    loss_of = _loss_fn(generator, feature_map, target, cfg.batch_size, device)
     tail = max(1, cfg.local_iters // 4)
     losses: list[float] = []
     for _ in range(cfg.local_iters):
-        z = torch.randn(cfg.batch_size, generator.latent_dim, device=device)
-        if isinstance(tgt, ClassMoments):
-            loss = class_moment_loss(feature_map(generator(z, labels)), labels, tgt)
-        else:
-            loss = moment_matching_loss(feature_map(generator(z)), tgt)
+        loss = loss_of(torch.randn(cfg.batch_size, generator.latent_dim, device=device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -73,6 +65,22 @@ def train_locally(
         gen = torch.Generator().manual_seed(seed + 1)
         upload = torch.bernoulli(torch.sigmoid(vector), generator=gen).to(torch.uint8).numpy()
     return LocalResult(vector, upload, float(np.mean(losses[-tail:])))
+
+
+def _loss_fn(
+    generator: MaskedGenerator,
+    feature_map: FeatureMap,
+    target: FeatureMoments | ClassMoments,
+    batch_size: int,
+    device: torch.device,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The local loss of one latent batch; a conditional client's batch labels are fixed once."""
+    if isinstance(target, ClassMoments):
+        per_class = target.to(device)
+        labels = batch_labels(target.weights, batch_size).to(device)
+        return lambda z: class_moment_loss(feature_map(generator(z, labels)), labels, per_class)
+    moments = FeatureMoments(target.mean.to(device), target.var.to(device))
+    return lambda z: moment_matching_loss(feature_map(generator(z)), moments)
 
 
 def generator_is_dense(generator: MaskedGenerator) -> bool:
