@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from prism_secure.errors import PrismError
@@ -76,29 +85,51 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     floor: bool = typer.Option(True, "--floor/--no-floor", help="Also score real train images."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    backend: str = typer.Option(
+        "auto",
+        "--backend",
+        help="What runs the Inception file: auto (ONNX Runtime on a CPU where installed, about "
+        "2x faster), onnxruntime, or torch.",
+    ),
 ) -> None:
     """Score a trained generator against the test split and write eval.json."""
     from prism_secure.artifacts.model_file import load_generator
     from prism_secure.evaluation import evaluate_samples
 
     console = Console(stderr=True)
+    bars = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+    def stage(description: str, total: int) -> Callable[[int], None]:
+        task = bars.add_task(description, total=total)
+        return lambda k: bars.advance(task, k)
+
     try:
         model_path, ds, root, default_out = _resolve_target(Path(target), dataset, data_dir)
         gen = load_generator(model_path, device=device)
-        report = evaluate_samples(
-            lambda k, s: gen.sample(k, seed=s),
-            ds,
-            root,
-            n=n,
-            metrics=metrics,
-            inception=inception,
-            cache_dir=cache_dir,
-            device=device,
-            seed=seed,
-            floor=floor,
-            threads=threads,
-            log=lambda msg: console.print(f"[dim]{msg}[/]"),
-        )
+        with bars:
+            report = evaluate_samples(
+                lambda k, s: gen.sample(k, seed=s),
+                ds,
+                root,
+                n=n,
+                metrics=metrics,
+                inception=inception,
+                cache_dir=cache_dir,
+                device=device,
+                seed=seed,
+                floor=floor,
+                threads=threads,
+                backend=backend,  # type: ignore[arg-type]  # load_inception names a bad value
+                log=lambda msg: console.print(f"[dim]{msg}[/]"),
+                stage=stage,
+            )
     except PrismError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
@@ -110,7 +141,8 @@ def evaluate_command(
     if report.inception is not None and report.inception.images_per_second:
         shown.print(
             f"Inception: {report.inception.images_per_second:.2f} images/s on "
-            f"{report.inception.device} ({report.inception.threads} threads)"
+            f"{report.inception.device} ({report.inception.threads} threads, "
+            f"{report.inception.backend})"
         )
     for note in report.notes:
         shown.print(f"[yellow]note:[/] {note}")

@@ -16,6 +16,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "prism"))
 
 REPO = Path(__file__).resolve().parents[1]
+INCEPTION_FILE = "pt_inception-2015-12-05-torchscript.pt"
 
 torch.set_num_threads(2)
 
@@ -28,6 +29,16 @@ def data_root() -> Path:
     if not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
         pytest.skip(f"MNIST not found under {root}; set PRISM_SECURE_DATA")
     return root
+
+
+@pytest.fixture(scope="session")
+def inception_path() -> Path:
+    """The TF-FID Inception TorchScript: $PRISM_SECURE_INCEPTION, else ../shared/models."""
+    env = os.environ.get("PRISM_SECURE_INCEPTION")
+    path = Path(env) if env else REPO.parent / "shared/models" / INCEPTION_FILE
+    if not path.is_file():
+        pytest.skip(f"FID network not found at {path}; set PRISM_SECURE_INCEPTION")
+    return path
 
 
 @pytest.fixture

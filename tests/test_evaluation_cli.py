@@ -72,3 +72,19 @@ def test_evaluate_reports_bad_targets(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), [str(tmp_path / "absent"), "--metrics", "domain"])
     assert result.exit_code == 2
     assert "neither a run directory nor a model file" in result.output
+
+
+def test_evaluate_fid_records_the_backend_and_refuses_an_unknown_one(
+    run_dir: Path, tmp_path: Path, inception_path: Path
+) -> None:
+    common = [str(run_dir), "--n", "8", "--metrics", "fid", "--cache-dir", str(tmp_path / "c")]
+    common += ["--inception", str(inception_path), "--threads", "2"]
+    bad = CliRunner().invoke(_app(), [*common, "--backend", "tensorrt"])
+    assert bad.exit_code == 2 and "backend: unknown 'tensorrt'" in bad.output
+    assert not (run_dir / "eval.json").exists()
+    result = CliRunner().invoke(_app(), common)
+    assert result.exit_code == 0, result.output
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert report["inception"]["backend"] == "onnxruntime" and report["inception"]["images"] == 8
+    assert report["fid"] > report["fid_floor"] > 0
+    assert "onnxruntime" in result.output

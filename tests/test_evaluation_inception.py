@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
@@ -16,22 +16,12 @@ from prism_secure.evaluation import (
     InceptionNotFoundError,
     evaluate_samples,
     load_inception,
+    onnx_runtime,
 )
 from prism_secure.evaluation import inception as inception_mod
 from prism_secure.evaluation.real_data import load_real
 
-REPO = Path(__file__).resolve().parents[1]
 N = 24
-SHARED_INCEPTION = "pt_inception-2015-12-05-torchscript.pt"
-
-
-@pytest.fixture(scope="session")
-def inception_path() -> Path:
-    env = os.environ.get("PRISM_SECURE_INCEPTION")
-    path = Path(env) if env else REPO.parent / "shared/models" / SHARED_INCEPTION
-    if not path.is_file():
-        pytest.skip(f"FID network not found at {path}; set PRISM_SECURE_INCEPTION")
-    return path
 
 
 def _real_sampler(data_root: Path, transform: Callable = lambda x: x):
@@ -115,3 +105,61 @@ def test_noise_and_blur_score_far_worse(real_runs, data_root: Path) -> None:
     assert noise.cache.hits == 1 and noise.cache.misses == 0
     assert noise.fid > 3 * first.fid_floor
     assert blur.fid > 1.5 * first.fid_floor
+
+
+def _mnist_batch(data_root: Path, n: int = 6) -> torch.Tensor:
+    train, _ = load_real("mnist", data_root, train=True)
+    return train[:n]
+
+
+def test_onnx_runtime_backend_matches_torch_and_reuses_its_export(
+    inception_path: Path, data_root: Path, tmp_path: Path
+) -> None:
+    images = _mnist_batch(data_root)
+    on_torch = load_inception(inception_path, backend="torch", cache_dir=tmp_path, threads=2)
+    on_ort = load_inception(inception_path, backend="onnxruntime", cache_dir=tmp_path, threads=2)
+    assert (on_torch.backend, on_ort.backend) == ("torch", "onnxruntime")
+    assert on_ort.network_id == on_torch.network_id  # same weights: cached references stay valid
+    a, b = on_torch.features(images), on_ort.features(images)
+    assert np.abs(a - b).max() < 1e-3 and np.abs(a).max() > 0.1
+    export = onnx_runtime.export_path(tmp_path, on_ort.network_id)
+    assert export.is_file() and [p.name for p in export.parent.iterdir()] == [export.name]
+    stamp = export.stat().st_mtime_ns
+    again = load_inception(inception_path, backend="onnxruntime", cache_dir=tmp_path)
+    assert export.stat().st_mtime_ns == stamp  # loaded, not exported again
+    assert np.array_equal(again.features(images), b)
+
+
+def test_a_corrupt_cached_export_is_rebuilt(
+    inception_path: Path, data_root: Path, tmp_path: Path
+) -> None:
+    export = onnx_runtime.export_path(tmp_path, inception_mod.file_sha256(inception_path))
+    export.parent.mkdir(parents=True)
+    export.write_bytes(b"truncated")
+    ext = load_inception(inception_path, backend="onnxruntime", cache_dir=tmp_path)
+    reference = load_inception(inception_path, backend="torch", cache_dir=tmp_path)
+    images = _mnist_batch(data_root, 2)
+    assert np.abs(ext.features(images) - reference.features(images)).max() < 1e-3
+    assert export.stat().st_size > 50_000_000
+
+
+def test_an_export_that_disagrees_with_torchscript_is_never_used(
+    inception_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(onnx_runtime, "PROBE_TOLERANCE", -1.0)  # no export can pass
+    with pytest.raises(InceptionLoadError, match="differs from the TorchScript"):
+        load_inception(inception_path, backend="onnxruntime", cache_dir=tmp_path)
+    with pytest.warns(UserWarning, match="running it on torch instead"):
+        fallback = load_inception(inception_path, backend="auto", cache_dir=tmp_path)
+    assert fallback.backend == "torch"
+    assert not list((tmp_path / "onnx").iterdir())  # nothing half-written left in the cache
+
+
+def test_backend_choices_are_checked(inception_path: Path, monkeypatch) -> None:
+    with pytest.raises(InceptionLoadError, match="backend: unknown 'tensorrt'"):
+        load_inception(inception_path, backend="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(InceptionLoadError, match="CPU only"):
+        load_inception(inception_path, device="cuda", backend="onnxruntime")
+    monkeypatch.delenv("PRISM_SECURE_INCEPTION", raising=False)
+    with pytest.raises(InceptionLoadError, match="--inception PATH"):
+        load_inception(None, backend="onnxruntime")

@@ -21,6 +21,7 @@ from prism_secure.evaluation.fid import GaussianStats, fid_from_features
 from prism_secure.evaluation.images import check_images, to_uint8
 from prism_secure.evaluation.inception import (
     PREPROCESS_VERSION,
+    Backend,
     InceptionExtractor,
     load_inception,
 )
@@ -35,6 +36,12 @@ PRDC_K = 5
 SAMPLE_CHUNK = 500
 
 SampleFn = Callable[[int, int], torch.Tensor]
+# A progress hook: ``stage(description, total)`` returns ``advance(k)`` for that stage.
+StageFn = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_stage(_description: str, _total: int) -> Callable[[int], None]:
+    return lambda _k: None
 
 
 def chunk_seed(seed: int, index: int) -> int:
@@ -79,13 +86,17 @@ def evaluate_samples(
     *,
     threads: int | None = None,
     classifier_spec: ClassifierSpec | None = None,
+    backend: Backend = "auto",
     log: Callable[[str], None] | None = None,
+    stage: StageFn | None = None,
 ) -> EvalReport:
     """Score ``n`` samples of ``sample_fn`` against the test split of ``dataset``.
 
     ``sample_fn(n, seed)`` returns (n, C, H, W) floats in [-1, 1]. FID and PRDC use TF-FID
     Inception pool3 features; "domain" uses the cached small classifier. With ``floor`` the same
     metrics are computed for ``n`` real training images, the floor a perfect generator reaches.
+    ``backend`` picks what runs the Inception file (see ``load_inception``); ``stage`` reports
+    progress through the Inception passes, the slow part.
     """
     check_dataset(dataset)
     chosen = _parse_metrics(metrics)
@@ -98,14 +109,25 @@ def evaluate_samples(
     with torch_threads(threads):
         extractor = None
         if "fid" in chosen or "prdc" in chosen:  # fail on a missing network before any work
-            extractor = load_inception(inception, device, threads=threads)
+            extractor = load_inception(
+                inception, device, threads=threads, backend=backend, cache_dir=cache_dir
+            )
         t0 = time.perf_counter()
         say(f"drawing {n} samples")
         samples = draw_samples(sample_fn, n, seed)
         timings["sampling"] = time.perf_counter() - t0
         if extractor is not None:
             _inception_metrics(
-                report, samples, chosen, data_root, extractor, cache, floor, timings, say
+                report,
+                samples,
+                chosen,
+                data_root,
+                extractor,
+                cache,
+                floor,
+                timings,
+                say,
+                stage or _no_stage,
             )
         if "domain" in chosen:
             t0 = time.perf_counter()
@@ -142,6 +164,7 @@ def _inception_metrics(
     floor: bool,
     timings: dict[str, float],
     say: Callable[[str], None],
+    stage: StageFn,
 ) -> None:
     dataset, n = report.dataset, report.n
     extra = f"{PREPROCESS_VERSION}|{SUBSET_RULE}"
@@ -156,7 +179,9 @@ def _inception_metrics(
             n=images.shape[0],
             network_id=extractor.network_id,
             extra=extra,
-            compute=lambda: extractor.features(images),
+            compute=lambda: extractor.features(
+                images, stage(f"Inception: real {split}", images.shape[0])
+            ),
         )
         return feats, stats
 
@@ -169,7 +194,7 @@ def _inception_metrics(
     before_images, before_seconds = extractor.images_seen, extractor.seconds
     t0 = time.perf_counter()
     say(f"Inception features of {n} samples")
-    gen_feats = extractor.features(samples)
+    gen_feats = extractor.features(samples, stage("Inception: samples", samples.shape[0]))
     timings["sample_features"] = time.perf_counter() - t0
     images = extractor.images_seen - before_images
     seconds = extractor.seconds - before_seconds
@@ -188,6 +213,7 @@ def _inception_metrics(
     timings["prdc"] = time.perf_counter() - t0
     report.inception = InceptionInfo(
         source=extractor.source,
+        backend=extractor.backend,
         network_id=extractor.network_id,
         standard=extractor.standard,
         device=str(extractor.device),

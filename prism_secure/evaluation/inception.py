@@ -2,7 +2,8 @@
 
 Where it comes from, in order: an explicit path, ``$PRISM_SECURE_INCEPTION``, then the download of
 an installed FID library (torch-fidelity, torchmetrics, pytorch-fid). A file must be TorchScript
-and is loaded with ``torch.jit.load``; nothing here unpickles a user's file.
+and is loaded with ``torch.jit.load``; nothing here unpickles a user's file. On a CPU the file runs
+on ONNX Runtime when it is installed (``backend="auto"``), else on torch.
 """
 
 from __future__ import annotations
@@ -15,15 +16,20 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
 from prism_secure.evaluation.errors import InceptionLoadError, InceptionNotFoundError
 from prism_secure.evaluation.images import check_images, inception_input, to_uint8
+from prism_secure.evaluation.onnx_runtime import onnx_forward, onnx_runtime_available
+from prism_secure.evaluation.reference_cache import resolve_cache_dir
 from prism_secure.evaluation.runtime import torch_threads
 
 ENV_VAR = "PRISM_SECURE_INCEPTION"
+Backend = Literal["auto", "onnxruntime", "torch"]
+BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "torch")
 FEATURE_DIM = 2048
 STANDARD_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 # Bumped whenever the preprocessing changes, so cached reference features are recomputed.
@@ -78,8 +84,10 @@ class InceptionExtractor:
         batch_size: int,
         threads: int | None,
         takes_uint8: bool = False,
+        backend: str = "torch",
     ) -> None:
         self._forward = forward
+        self.backend = backend
         self.network_id = network_id
         self.source = source
         self.device = device
@@ -98,8 +106,13 @@ class InceptionExtractor:
     def images_per_second(self) -> float | None:
         return self.images_seen / self.seconds if self.seconds > 0 else None
 
-    def features(self, images: torch.Tensor) -> np.ndarray:
-        """Pool3 features of a batch of any size, computed ``batch_size`` images at a time."""
+    def features(
+        self, images: torch.Tensor, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Pool3 features of a batch of any size, computed ``batch_size`` images at a time.
+
+        ``on_batch(k)`` is called after each ``k`` images, for progress bars.
+        """
         images = to_uint8(check_images(images))
         out = np.empty((images.shape[0], FEATURE_DIM), dtype=np.float32)
         start = time.perf_counter()
@@ -120,6 +133,8 @@ class InceptionExtractor:
                         f"expected {FEATURE_DIM} (pool3)"
                     )
                 out[lo : lo + chunk.shape[0]] = feats.float().cpu().numpy()
+                if on_batch is not None:
+                    on_batch(chunk.shape[0])
         self.seconds += time.perf_counter() - start
         self.images_seen += images.shape[0]
         return out
@@ -130,7 +145,7 @@ def _default_batch_size(device: torch.device) -> int:
     return 200 if device.type == "cuda" else 16
 
 
-def _load_torchscript(path: Path, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+def _read_torchscript(path: Path, device: torch.device) -> torch.jit.ScriptModule:
     try:
         with warnings.catch_warnings():  # torch >= 2.10 flags TorchScript as deprecated
             warnings.simplefilter("ignore", FutureWarning)
@@ -139,6 +154,12 @@ def _load_torchscript(path: Path, device: torch.device) -> Callable[[torch.Tenso
         raise InceptionLoadError(
             f"{path} is not a TorchScript file torch.jit.load can read: {exc}"
         ) from exc
+    return module
+
+
+def _torch_forward(
+    module: torch.jit.ScriptModule, device: torch.device
+) -> Callable[[torch.Tensor], torch.Tensor]:
     if device.type == "cpu":
         # Freezing folds constants and lets oneDNN fuse convolutions: ~10% faster on CPU here.
         # An unusual scripted module may refuse; the unfrozen one computes the same features.
@@ -175,27 +196,70 @@ def _load_library(device: torch.device) -> tuple[Callable[[torch.Tensor], torch.
     )
 
 
+def _choose_backend(backend: str, device: torch.device) -> str:
+    if backend not in BACKENDS:
+        raise InceptionLoadError(f"backend: unknown {backend!r}; choose from {BACKENDS}")
+    if backend == "onnxruntime":
+        if device.type != "cpu":
+            raise InceptionLoadError("backend: onnxruntime runs the FID network on the CPU only")
+        if not onnx_runtime_available():
+            raise InceptionLoadError(
+                "backend: onnxruntime needs the onnx and onnxruntime packages "
+                "(pip install onnx onnxruntime)"
+            )
+        return backend
+    if backend == "auto":
+        return "onnxruntime" if device.type == "cpu" and onnx_runtime_available() else "torch"
+    return backend
+
+
 def load_inception(
     path: Path | str | None = None,
     device: str | torch.device = "cpu",
     *,
     batch_size: int | None = None,
     threads: int | None = None,
+    backend: Backend = "auto",
+    cache_dir: Path | str | None = None,
 ) -> InceptionExtractor:
-    """Load the FID network from ``path``/``$PRISM_SECURE_INCEPTION`` or an installed library."""
+    """Load the FID network from ``path``/``$PRISM_SECURE_INCEPTION`` or an installed library.
+
+    ``backend`` picks what runs a TorchScript file: ``auto`` is ONNX Runtime on a CPU where it is
+    installed and works, else torch. The ONNX export is cached under ``cache_dir``.
+    """
     dev = torch.device(device)
     bs = batch_size or _default_batch_size(dev)
     resolved = resolve_inception_path(path)
+    chosen = _choose_backend(backend, dev)
     if resolved is not None:
+        sha = file_sha256(resolved)
         with torch_threads(threads):
-            forward = _load_torchscript(resolved, dev)
+            module = _read_torchscript(resolved, dev)
+            forward = None
+            if chosen == "onnxruntime":
+                cache = resolve_cache_dir(cache_dir)
+                try:
+                    forward = onnx_forward(module, sha, cache, threads)
+                except InceptionLoadError as exc:
+                    if backend == "onnxruntime":
+                        raise
+                    warnings.warn(f"{exc}; running it on torch instead", stacklevel=2)
+                    chosen = "torch"
+            if forward is None:
+                forward = _torch_forward(module, dev)
         return InceptionExtractor(
             forward,
-            network_id=file_sha256(resolved),
+            network_id=sha,
             source=str(resolved),
             device=dev,
             batch_size=bs,
             threads=threads,
+            backend=chosen,
+        )
+    if backend == "onnxruntime":
+        raise InceptionLoadError(
+            "backend: onnxruntime runs a TorchScript file; pass --inception PATH "
+            f"(or set ${ENV_VAR})"
         )
     forward, lib, takes_uint8 = _load_library(dev)
     return InceptionExtractor(

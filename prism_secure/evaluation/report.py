@@ -16,6 +16,7 @@ from prism_secure.evaluation.prdc import PRDC
 
 class InceptionInfo(BaseModel):
     source: str = Field(description="File path of the TorchScript network, or the library used.")
+    backend: str = Field("torch", description="What ran the network: onnxruntime or torch.")
     network_id: str = Field(description="sha256 of the network file, or lib:<name>:<weights>.")
     standard: bool = Field(description="True for the TF-FID inception-2015-12-05 weights.")
     device: str
