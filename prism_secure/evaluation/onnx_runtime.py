@@ -1,9 +1,10 @@
-"""The FID network on ONNX Runtime: the same TorchScript weights, about 2.3x faster on a CPU.
+"""The FID network on ONNX Runtime: the same TorchScript weights, about 2x faster on a CPU.
 
-torch's CPU kernels reach ~6 images/s through InceptionV3 on 2 cores; ONNX Runtime runs the
-identical graph at ~15. The TorchScript file is exported once to ONNX and cached under the
-reference cache (keyed by its sha256), and an export is only kept after its features match the
-TorchScript ones on a probe batch, so the backend can change the speed but not the FID.
+torch's CPU kernels reach ~6.6 images/s through InceptionV3 on 2 cores; ONNX Runtime runs the
+identical graph at ~13 (``bench/inception_speed.py``). The TorchScript file is exported once to
+ONNX and cached under the reference cache (keyed by its sha256), and an export is only kept after
+its features match the TorchScript ones on a probe batch, so the backend can change the speed but
+not the FID.
 """
 
 from __future__ import annotations
