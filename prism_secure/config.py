@@ -103,7 +103,16 @@ class SecureAggConfig(_Strict):
 class PrivacyConfig(_Strict):
     enabled: bool = True
     epsilon: float = Field(default=8.0, gt=0)
-    delta: float | None = Field(default=None, gt=0, lt=1)
+    delta: float | None = Field(
+        default=None, gt=0, lt=1, description="None: min(1e-5, 1 / (10 max_records))."
+    )
+    max_records: int | None = Field(
+        default=None,
+        ge=1,
+        description="Public bound on the records one client contributes; delta and the noise "
+        "come from it, never from a client's true count, and a larger client is truncated to "
+        "it. None: the size of the dataset split (public).",
+    )
     clip_norm: float = Field(default=1.0, gt=0)
     accountant: Literal["rdp", "prv"] = "rdp"
     noise_seed: int | None = Field(

@@ -36,6 +36,9 @@ from prism_secure.privacy import (
     release_statistics,
 )
 
+#: The public bound on records per client that every release here is made under.
+BOUND = 10_000
+
 
 def _pair(num_classes: int):
     cfg = ModelConfig(width=4, latent_dim=8)
@@ -124,7 +127,9 @@ def test_release_without_dp_gives_each_class_its_exact_moments() -> None:
     g = torch.Generator().manual_seed(1)
     feats = torch.randn(90, 6, generator=g, dtype=torch.float64)
     labels = torch.tensor([0, 1, 3] * 30)
-    out = release_class_statistics(feats, labels, 4, cfg=PrivacyConfig(enabled=False))
+    out = release_class_statistics(
+        feats, labels, 4, cfg=PrivacyConfig(max_records=BOUND, enabled=False)
+    )
     for c in (0, 1, 3):
         rows = feats[labels == c]
         assert torch.allclose(out.mean[c], rows.mean(0))
@@ -133,7 +138,9 @@ def test_release_without_dp_gives_each_class_its_exact_moments() -> None:
     assert out.class_weights().tolist() == pytest.approx([1 / 3, 1 / 3, 0.0, 1 / 3])
     assert out.record.label_blocks == 4 and out.record.num_releases == 0
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
-        release_class_statistics(feats, labels + 1, 4, cfg=PrivacyConfig(enabled=False))
+        release_class_statistics(
+            feats, labels + 1, 4, cfg=PrivacyConfig(max_records=BOUND, enabled=False)
+        )
 
 
 def test_one_record_moves_only_its_own_block_and_by_at_most_delta() -> None:
@@ -165,11 +172,11 @@ def test_noise_reaches_every_block_at_the_unconditional_sigma() -> None:
     g = torch.Generator().manual_seed(3)
     feats = torch.randn(120, 10, generator=g) * 0.2
     labels = torch.arange(120) % 3
-    one = release_statistics(feats, cfg=PrivacyConfig(epsilon=2.0, noise_seed=0))
+    one = release_statistics(feats, cfg=PrivacyConfig(max_records=BOUND, epsilon=2.0, noise_seed=0))
     exact = [moment_sums(feats[labels == c], 1.0) for c in range(3)]
     zs = []
     for seed in range(200):
-        cfg = PrivacyConfig(epsilon=2.0, noise_seed=seed)
+        cfg = PrivacyConfig(max_records=BOUND, epsilon=2.0, noise_seed=seed)
         out = release_class_statistics(feats, labels, 3, cfg=cfg)
         rec = out.record
         assert rec.noise_multiplier == one.record.noise_multiplier
@@ -189,7 +196,7 @@ def test_classes_a_client_lacks_get_no_weight_under_noise() -> None:
     labels = torch.tensor([2, 5] * 300)
     for seed in range(20):
         out = release_class_statistics(
-            feats, labels, 10, cfg=PrivacyConfig(epsilon=1.0, noise_seed=seed)
+            feats, labels, 10, cfg=PrivacyConfig(max_records=BOUND, epsilon=1.0, noise_seed=seed)
         )
         w = out.class_weights()
         assert float(w.sum()) == pytest.approx(1.0)

@@ -19,6 +19,9 @@ from prism_secure.privacy import (
     write_ledger,
 )
 
+#: The public bound on records per client that every release here is made under.
+BOUND = 10_000
+
 
 def _strict_json(path: Path) -> dict:
     def refuse(token: str) -> None:
@@ -29,7 +32,7 @@ def _strict_json(path: Path) -> dict:
 
 @pytest.mark.parametrize("accountant", ["rdp", "prv"])
 def test_dp_ledger_for_epsilon_8(tmp_path: Path, accountant: str) -> None:
-    cfg = PrivacyConfig(epsilon=8.0, accountant=accountant, noise_seed=None)
+    cfg = PrivacyConfig(max_records=BOUND, epsilon=8.0, accountant=accountant, noise_seed=None)
     records = {
         cid: release_statistics(torch.randn(n, 6), cfg=cfg).record
         for cid, n in [(0, 120), (1, 300), (2, 45)]
@@ -44,7 +47,14 @@ def test_dp_ledger_for_epsilon_8(tmp_path: Path, accountant: str) -> None:
     path = write_ledger(tmp_path, ledger)
     assert path == tmp_path / LEDGER_FILENAME
     data = _strict_json(path)
-    assert data["clients"]["1"]["num_records"] == 300
+    # Public parameters only: no record count, no released value, so every client's entry is
+    # the same whatever it holds.
+    assert len({json.dumps(rec, sort_keys=True) for rec in data["clients"].values()}) == 1
+    assert not {"num_records", "released_count"} & set(data["clients"]["1"])
+    assert "as partitioned" in ledger.statement
+    assert (
+        "membership.json" in data["operator_only_files"] and "model.prism" in data["covered_files"]
+    )
     for rec in data["clients"].values():
         assert rec["epsilon"] <= 8.0 and rec["num_releases"] == 1
         assert rec["sigma_feature_sum"] == pytest.approx(
@@ -55,14 +65,14 @@ def test_dp_ledger_for_epsilon_8(tmp_path: Path, accountant: str) -> None:
 
 
 def test_seeded_noise_is_stated(tmp_path: Path) -> None:
-    cfg = PrivacyConfig(noise_seed=3)
+    cfg = PrivacyConfig(max_records=BOUND, noise_seed=3)
     record = release_statistics(torch.randn(50, 4), cfg=cfg).record
     ledger = PrivacyLedger.from_records(cfg, {0: record})
     assert ledger.noise_seeded and "SEEDED" in ledger.statement
 
 
 def test_no_dp_ledger_says_there_is_no_guarantee(tmp_path: Path) -> None:
-    cfg = PrivacyConfig(enabled=False)
+    cfg = PrivacyConfig(max_records=BOUND, enabled=False)
     record = release_statistics(torch.randn(30, 4), cfg=cfg).record
     ledger = PrivacyLedger.from_records(cfg, {0: record})
     assert not ledger.guarantee and ledger.statement.startswith("NO differential privacy")
@@ -74,12 +84,16 @@ def test_no_dp_ledger_says_there_is_no_guarantee(tmp_path: Path) -> None:
 
 
 def test_inconsistent_records_are_refused() -> None:
-    dp = PrivacyConfig(noise_seed=0)
+    dp = PrivacyConfig(max_records=BOUND, noise_seed=0)
     dp_record = release_statistics(torch.randn(50, 4), cfg=dp).record
-    plain = release_statistics(torch.randn(50, 4), cfg=PrivacyConfig(enabled=False)).record
+    plain = release_statistics(
+        torch.randn(50, 4), cfg=PrivacyConfig(max_records=BOUND, enabled=False)
+    ).record
     with pytest.raises(ValueError, match="privacy.enabled"):
         PrivacyLedger.from_records(dp, {0: dp_record, 1: plain})
-    other_clip = release_statistics(torch.randn(50, 4), cfg=PrivacyConfig(clip_norm=2.0)).record
+    other_clip = release_statistics(
+        torch.randn(50, 4), cfg=PrivacyConfig(max_records=BOUND, clip_norm=2.0)
+    ).record
     with pytest.raises(ValueError, match="clip_norm"):
         PrivacyLedger.from_records(dp, {0: dp_record, 1: other_clip})
     with pytest.raises(ValueError, match="at least one"):

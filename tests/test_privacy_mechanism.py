@@ -16,8 +16,6 @@ from prism_secure.config import PrivacyConfig
 from prism_secure.errors import ConfigError
 from prism_secure.privacy import (
     COUNT_WEIGHT,
-    MIN_RECORDS,
-    ClientTooSmallError,
     clip_rows,
     default_delta,
     gaussian_release,
@@ -26,6 +24,9 @@ from prism_secure.privacy import (
     moment_sums,
     release_statistics,
 )
+
+#: The public bound on records per client that every release here is made under.
+BOUND = 10_000
 
 
 def clipped_sums_numpy(x: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +50,7 @@ def test_noise_reaches_released_sums_with_calibrated_sigma() -> None:
 
     z1, z2, zn = [], [], []
     for seed in range(300):
-        cfg = PrivacyConfig(epsilon=eps, clip_norm=clip, noise_seed=seed)
+        cfg = PrivacyConfig(max_records=BOUND, epsilon=eps, clip_norm=clip, noise_seed=seed)
         out = release_statistics(features, cfg=cfg)
         assert out.record.noise_multiplier == pytest.approx(z, rel=1e-9)
         assert out.record.sigma_feature_sum == pytest.approx(sig1, rel=1e-9)
@@ -116,7 +117,7 @@ def test_any_outlier_is_bounded(seed: int, dim: int, log_scale: float, clip: flo
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
-    n=st.integers(MIN_RECORDS, 80),
+    n=st.integers(0, 80),
     dim=st.integers(1, 24),
     log_scale=st.floats(-4, 6),
     eps=st.floats(0.3, 20.0),
@@ -127,13 +128,13 @@ def test_released_statistics_are_usable(
 ) -> None:
     gen = torch.Generator().manual_seed(seed)
     features = torch.randn(n, dim, generator=gen) * 10.0**log_scale
-    cfg = PrivacyConfig(epsilon=eps, clip_norm=clip, noise_seed=seed)
+    cfg = PrivacyConfig(max_records=BOUND, epsilon=eps, clip_norm=clip, noise_seed=seed)
     out = release_statistics(features, cfg=cfg)
     assert out.mean.shape == out.var.shape == (dim,)
     assert out.mean.dtype == out.var.dtype == torch.float32
     assert torch.isfinite(out.mean).all() and torch.isfinite(out.var).all()
     assert (out.var >= 0).all()
-    assert out.num_records == n and out.record.num_records == n
+    assert out.record.max_records == BOUND and "num_records" not in out.record.model_dump()
     assert out.record.epsilon <= eps
 
 
@@ -156,13 +157,13 @@ def test_non_finite_rows_are_zeroed_not_propagated() -> None:
     x[3, 1] = math.nan
     x[7, 0] = math.inf
     with pytest.warns(RuntimeWarning, match="2 of 20"):
-        out = release_statistics(x, cfg=PrivacyConfig(noise_seed=0))
+        out = release_statistics(x, cfg=PrivacyConfig(max_records=BOUND, noise_seed=0))
     assert torch.isfinite(out.mean).all() and torch.isfinite(out.var).all()
 
 
 def test_disabled_release_is_exact_and_unclipped() -> None:
     x = torch.randn(300, 12, dtype=torch.float64) * 50.0
-    out = release_statistics(x, cfg=PrivacyConfig(enabled=False, clip_norm=0.1))
+    out = release_statistics(x, cfg=PrivacyConfig(max_records=BOUND, enabled=False, clip_norm=0.1))
     assert torch.allclose(out.mean, x.mean(dim=0), atol=1e-10)
     assert torch.allclose(out.var, x.var(dim=0, unbiased=False), atol=1e-8)
     assert out.record.epsilon == math.inf and not out.record.enabled
@@ -171,19 +172,23 @@ def test_disabled_release_is_exact_and_unclipped() -> None:
 
 def test_noise_source() -> None:
     x = torch.randn(64, 8)
-    seeded = [release_statistics(x, cfg=PrivacyConfig(noise_seed=7)) for _ in range(2)]
+    seeded = [
+        release_statistics(x, cfg=PrivacyConfig(max_records=BOUND, noise_seed=7)) for _ in range(2)
+    ]
     assert torch.equal(seeded[0].mean, seeded[1].mean) and seeded[0].record.noise_seeded
-    other = release_statistics(x, cfg=PrivacyConfig(noise_seed=8))
+    other = release_statistics(x, cfg=PrivacyConfig(max_records=BOUND, noise_seed=8))
     assert not torch.equal(other.mean, seeded[0].mean)
     # Unseeded noise ignores torch's global seed: two releases after the same seed differ.
     torch.manual_seed(0)
-    first = release_statistics(x, cfg=PrivacyConfig())
+    first = release_statistics(x, cfg=PrivacyConfig(max_records=BOUND))
     torch.manual_seed(0)
-    second = release_statistics(x, cfg=PrivacyConfig())
+    second = release_statistics(x, cfg=PrivacyConfig(max_records=BOUND))
     assert not torch.equal(first.mean, second.mean)
     assert not first.record.noise_seeded
     # A caller's generator cannot be vouched for: it is recorded as seeded.
-    given_gen = release_statistics(x, cfg=PrivacyConfig(), generator=torch.Generator())
+    given_gen = release_statistics(
+        x, cfg=PrivacyConfig(max_records=BOUND), generator=torch.Generator()
+    )
     assert given_gen.record.noise_seeded
 
 
@@ -191,22 +196,23 @@ def test_default_delta_rule() -> None:
     assert default_delta(6000) == 1e-5
     assert default_delta(10_000) == 1e-5
     assert default_delta(1_000_000) == pytest.approx(1e-7)
-    for n in (MIN_RECORDS, 99, 12_345, 10**8):
+    for n in (1, 99, 12_345, 10**8):
         assert default_delta(n) <= 1.0 / (10 * n)
-    out = release_statistics(torch.randn(50, 4), cfg=PrivacyConfig(noise_seed=0))
+    out = release_statistics(torch.randn(50, 4), cfg=PrivacyConfig(max_records=BOUND, noise_seed=0))
     assert out.record.delta == 1e-5
 
 
-def test_small_clients_and_large_deltas_are_refused() -> None:
-    with pytest.raises(ClientTooSmallError) as err:
-        release_statistics(torch.randn(MIN_RECORDS - 1, 4), cfg=PrivacyConfig())
-    assert err.value.field == "num_records" and isinstance(err.value, ConfigError)
+def test_large_deltas_and_a_missing_bound_are_refused() -> None:
     with pytest.raises(ConfigError) as err:
-        release_statistics(torch.randn(100, 4), cfg=PrivacyConfig(delta=0.01))
+        release_statistics(torch.randn(100, 4), cfg=PrivacyConfig(max_records=BOUND, delta=0.01))
     assert err.value.field == "privacy.delta"
-    # A public size bound decides the delta instead of the private count.
+    # Without a public bound there is nothing to set delta from but the private count.
+    with pytest.raises(ConfigError) as err:
+        release_statistics(torch.randn(100, 4), cfg=PrivacyConfig())
+    assert err.value.field == "privacy.max_records"
+    # The public bound decides the delta, never the private count.
     out = release_statistics(
-        torch.randn(100, 4), cfg=PrivacyConfig(noise_seed=0), num_records_bound=1_000_000
+        torch.randn(100, 4), cfg=PrivacyConfig(noise_seed=0), max_records=1_000_000
     )
     assert out.record.delta == pytest.approx(1e-7)
 
@@ -217,7 +223,7 @@ def test_small_clients_and_large_deltas_are_refused() -> None:
 )
 def test_bad_config_values_are_refused_by_field(field: str, value: float) -> None:
     # model_construct skips pydantic's own checks, as a hand-built config could.
-    cfg = PrivacyConfig.model_construct(**{field: value})
+    cfg = PrivacyConfig.model_construct(max_records=BOUND, **{field: value})
     with pytest.raises(ConfigError) as err:
         release_statistics(torch.randn(50, 4), cfg=cfg)
     assert err.value.field == f"privacy.{field}"

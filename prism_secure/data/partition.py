@@ -96,6 +96,16 @@ def by_attribute(
     return out
 
 
+def _bounded(part: np.ndarray, canaries: set[int], bound: int, seed: int, cid: int) -> np.ndarray:
+    """At most ``bound`` records of ``part``: its canaries first, then a seeded random subset."""
+    if len(part) <= bound:
+        return part
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 6, cid]))
+    mine = [int(x) for x in part if int(x) in canaries][:bound]
+    rest = rng.permutation([x for x in part if int(x) not in canaries])[: bound - len(mine)]
+    return np.sort(np.concatenate([np.asarray(mine, dtype=np.int64), rest.astype(np.int64)]))
+
+
 def partition(
     labels: np.ndarray,
     cfg: PartitionConfig,
@@ -106,8 +116,14 @@ def partition(
     max_records_per_client: int | None = None,
     canaries: int = 0,
     split: str = "train",
+    record_bound: int | None = None,
 ) -> Membership:
-    """Hold out non-members (and canary candidates), split the rest, record who holds what."""
+    """Hold out non-members (and canary candidates), split the rest, record who holds what.
+
+    ``record_bound`` is the DP release's public bound on records per client: a client above it
+    keeps its canaries and a seeded random subset of the rest, so that membership is exactly
+    what each client releases.
+    """
     labels = np.asarray(labels)
     n = len(labels)
     if holdout + canaries >= n:
@@ -132,6 +148,7 @@ def partition(
         rng = _rng(seed, 4)
         parts = [np.sort(rng.permutation(p)[:max_records_per_client]) for p in parts]
     canary_info = None
+    client_of: dict[int, int] = {}
     if canaries:
         rng = _rng(seed, 5)
         coins = rng.random(canaries) < 0.5
@@ -141,10 +158,14 @@ def partition(
         }
         for c, owner in client_of.items():
             parts[owner] = np.sort(np.append(parts[owner], c))
+    if record_bound is not None:
+        parts = [_bounded(p, set(client_of), record_bound, seed, i) for i, p in enumerate(parts)]
+    if canaries:
+        kept = {c: o for c, o in client_of.items() if c in set(parts[o].tolist())}
         canary_info = {
             "candidates": [int(c) for c in cand],
-            "inserted": sorted(client_of),
-            "client_of": {str(c): o for c, o in client_of.items()},
+            "inserted": sorted(kept),
+            "client_of": {str(c): o for c, o in kept.items()},
         }
     empty = [i for i, p in enumerate(parts) if len(p) == 0]
     if empty:

@@ -72,12 +72,13 @@ def domain_reference(
     dataset: str,
     data_root: Path | str | None,
     cache: FeatureCache,
+    split: str = "test",
 ) -> GaussianStats:
-    """Stats of the whole test split in the classifier's feature space, cached on disk."""
-    test_x, _ = load_real(dataset, data_root, train=False)
+    """Stats of a whole split in the classifier's feature space, cached on disk."""
+    test_x, _ = load_real(dataset, data_root, train=split == "train")
     _, stats, _ = cache.get_or_compute(
         dataset=dataset,
-        split="test",
+        split=split,
         n=test_x.shape[0],
         network_id=f"domain-{spec.key(dataset)}",
         extra=spec.arch,
@@ -109,13 +110,15 @@ def domain_metrics(
     *,
     spec: ClassifierSpec | None = None,
     threads: int | None = None,
+    reference_split: str = "test",
 ) -> dict:
-    """Domain FID against the test split and the label histogram of ``images`` ((N,C,H,W))."""
+    """Domain FID against a split (test by default) and the label histogram of ``images``."""
     check_dataset(dataset)
     spec = spec or ClassifierSpec()
     model, meta = load_or_train_classifier(dataset, data_root, cache_dir, spec, threads)
     with torch_threads(threads):
-        ref = domain_reference(model, spec, dataset, data_root, FeatureCache(cache_dir))
+        cache = FeatureCache(cache_dir)
+        ref = domain_reference(model, spec, dataset, data_root, cache, reference_split)
         feats, preds = classifier_outputs(model, images)
     result = DomainMetrics(
         n=int(feats.shape[0]),

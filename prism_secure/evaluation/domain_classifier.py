@@ -1,10 +1,11 @@
 """A small CNN classifier per dataset: its penultimate layer is the fast "domain" feature space.
 
 Inception costs ~0.2 s per image on a CPU; this net costs well under a millisecond, so it can
-score samples every round of training. It is trained once on the training split (a fixed seed,
-1 epoch by default), then its ``state_dict`` is cached with ``torch.save`` and read back with
-``torch.load(weights_only=True)``; a JSON file beside it records how it was trained and its test
-accuracy.
+score samples every round of training. It is trained once on one split (a fixed seed, 1 epoch
+by default; the training split for ``evaluate``, the split no client holds for the per-round
+tracking of a run, so that figures in covered files never read a client's records). Its
+``state_dict`` is cached with ``torch.save`` and read back with ``torch.load(weights_only=True)``;
+a JSON file beside it records how it was trained and its accuracy on the other split.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +41,9 @@ class ClassifierSpec(BaseModel):
         default=None, ge=100, description="Train on the first N of a fixed shuffle (tests)."
     )
     seed: int = 0
+    split: Literal["train", "test"] = Field(
+        default="train", description="The split it is trained on; accuracy is on the other."
+    )
     arch: str = ARCH_VERSION
 
     def key(self, dataset: str) -> str:
@@ -113,8 +118,8 @@ def accuracy(model: DomainCNN, images_uint8: torch.Tensor, labels: torch.Tensor)
 def train_classifier(
     dataset: str, data_root: Path | str | None, spec: ClassifierSpec
 ) -> tuple[DomainCNN, ClassifierMeta]:
-    """Train on the training split with a fixed seed; report test accuracy."""
-    train_x, train_y = load_real(dataset, data_root, train=True)
+    """Train on ``spec.split`` with a fixed seed; report accuracy on the other split."""
+    train_x, train_y = load_real(dataset, data_root, train=spec.split == "train")
     gen = torch.Generator().manual_seed(spec.seed)
     if spec.train_limit is not None:
         idx = torch.randperm(train_x.shape[0], generator=gen)[: spec.train_limit]
@@ -134,7 +139,7 @@ def train_classifier(
             opt.step()
     seconds = time.perf_counter() - start
     model.eval()
-    test_x, test_y = load_real(dataset, data_root, train=False)
+    test_x, test_y = load_real(dataset, data_root, train=spec.split != "train")
     meta = ClassifierMeta(
         dataset=dataset,
         spec=spec,

@@ -30,8 +30,9 @@ from prism_secure.training.client import train_locally
 
 @dataclass
 class Client:
+    """A client as training sees it: its id and its released target, never its record count."""
+
     cid: int
-    num_records: int
     target: FeatureMoments | ClassMoments
 
 

@@ -18,11 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from prism_secure.artifacts.atomic import write_json_atomic
 from prism_secure.artifacts.images import grid_columns, save_grid
 from prism_secure.artifacts.model_file import ModelHeader, save_model
+from prism_secure.artifacts.released import Released, ReleaseStore
 from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
 from prism_secure.data.datasets import IMAGE_SHAPES, NUM_CLASSES, ImageData, load_images
 from prism_secure.data.partition import Membership, partition
 from prism_secure.errors import DataNotFoundError, RunDirError
+from prism_secure.evaluation.domain_classifier import ClassifierSpec
 from prism_secure.evaluation.plots import plot_training_curves
 from prism_secure.features.factory import build_feature_map
 from prism_secure.features.moments import ClassMoments, FeatureMoments
@@ -30,8 +32,9 @@ from prism_secure.federation.engine import Client, FederatedEngine, Server, roun
 from prism_secure.federation.secure_sum import build_summer, stall_risk
 from prism_secure.models.generators import MaskedGenerator, build_generator
 from prism_secure.privacy import (
-    ClientPrivacyRecord,
     PrivacyLedger,
+    ReleasedClassStatistics,
+    check_release_parameters,
     read_ledger,
     release_class_statistics,
     release_statistics,
@@ -57,53 +60,73 @@ def build_run_generator(cfg: RunConfig) -> MaskedGenerator:
     return build_generator(cfg.model, cfg.weight_seed, channels, label_count(cfg))
 
 
-def prepare_clients(
-    cfg: RunConfig, data: ImageData, membership: Membership, feature_map: Any
-) -> tuple[list[Client], dict[int, ClientPrivacyRecord]]:
-    """Each client computes its features once and releases their moments (with DP when on).
+def record_bound(cfg: RunConfig, dataset_size: int) -> int:
+    """The public bound on records per client: ``privacy.max_records``, else what the subset cap
+    and the canaries allow, else the size of the split. All three are public.
 
-    A conditional run releases them per label, counts included, in the same single mechanism.
+    Delta and the noise multiplier come from it, never from a client's true count.
     """
+    if cfg.privacy.max_records is not None:
+        return int(cfg.privacy.max_records)
+    if cfg.data.max_records_per_client is not None:
+        return min(int(dataset_size), cfg.data.max_records_per_client + cfg.audit.canaries)
+    return int(dataset_size)
+
+
+def client_target(released: Released) -> FeatureMoments | ClassMoments:
+    """What training matches: the released moments (and, per class, the class weights)."""
+    if isinstance(released, ReleasedClassStatistics):
+        return ClassMoments(released.mean, released.var, released.class_weights())
+    return FeatureMoments(released.mean, released.var)
+
+
+def release_client(
+    cfg: RunConfig,
+    data: ImageData,
+    rows: list[int],
+    feature_map: Any,
+    *,
+    cid: int,
+    bound: int,
+    releases: int,
+) -> Released:
+    """One client's features, computed once and released (with DP when on), per label if
+    conditional; ``releases`` counts this client's releases in the run, this one included."""
+    index = torch.as_tensor(rows, dtype=torch.long)
+    feats = feature_map.encode_all(data.images[index])
+    common = {"cfg": cfg.privacy, "max_records": bound, "stream": cid, "releases": releases}
+    if label_count(cfg):
+        return release_class_statistics(feats, data.labels[index], label_count(cfg), **common)
+    return release_statistics(feats, **common)
+
+
+def prepare_clients(
+    cfg: RunConfig,
+    data: ImageData,
+    membership: Membership,
+    feature_map: Any,
+    store: ReleaseStore,
+    prior: PrivacyLedger | None = None,
+) -> tuple[list[Client], PrivacyLedger]:
+    """Every client's release, made once and persisted before any round, or read back.
+
+    A client whose release is on disk reuses it. One without (a first start, or a start cut
+    short) releases now; if ``prior`` (the ledger of an earlier start) shows it released before,
+    its file was lost and the new release is composed with the old ones in the ledger.
+    """
+    bound = record_bound(cfg, len(data.labels))
     clients, records = [], {}
-    num_classes = label_count(cfg)
-    for cid, idx in sorted(membership.clients.items()):
-        rows = torch.as_tensor(idx)
-        feats = feature_map.encode_all(data.images[rows])
-        target: FeatureMoments | ClassMoments
-        if num_classes:
-            per_class = release_class_statistics(
-                feats, data.labels[rows], num_classes, cfg=cfg.privacy
+    for cid, rows in sorted(membership.clients.items()):
+        released = store.load(cid)
+        if released is None:
+            before = prior.clients[cid].num_releases if prior and cid in prior.clients else 0
+            released = release_client(
+                cfg, data, rows, feature_map, cid=cid, bound=bound, releases=before + 1
             )
-            target = ClassMoments(per_class.mean, per_class.var, per_class.class_weights())
-            record = per_class.record
-        else:
-            released = release_statistics(feats, cfg=cfg.privacy)
-            target, record = FeatureMoments(released.mean, released.var), released.record
-        clients.append(Client(cid, len(idx), target))
-        records[cid] = record
-    return clients, records
-
-
-def _client_state(clients: list[Client]) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for c in clients:
-        entry = {"n": c.num_records, "mean": c.target.mean, "var": c.target.var}
-        if isinstance(c.target, ClassMoments):
-            entry["weights"] = c.target.weights
-        state[str(c.cid)] = entry
-    return state
-
-
-def _clients_from_state(state: dict[str, Any]) -> list[Client]:
-    clients = []
-    for k, v in sorted(state.items(), key=lambda kv: int(kv[0])):
-        target: FeatureMoments | ClassMoments
-        if "weights" in v:
-            target = ClassMoments(v["mean"], v["var"], v["weights"])
-        else:
-            target = FeatureMoments(v["mean"], v["var"])
-        clients.append(Client(int(k), int(v["n"]), target))
-    return clients
+            store.save(cid, released)
+        clients.append(Client(cid, client_target(released)))
+        records[cid] = released.record
+    return clients, PrivacyLedger.from_records(cfg.privacy, records)
 
 
 def initial_scores(cfg: RunConfig, generator: MaskedGenerator) -> torch.Tensor:
@@ -197,28 +220,28 @@ def train_run(
         max_records_per_client=cfg.data.max_records_per_client,
         canaries=cfg.audit.canaries,
         split=cfg.data.split,
+        record_bound=record_bound(cfg, len(data.labels)),
     )
     generator = build_run_generator(cfg).to(cfg.training.device)
     feature_map = build_feature_map(cfg.features, shape).to(cfg.training.device)
     summer = build_summer(cfg.secure_agg)
 
-    state = None
-    if resume is not None:
-        state = run.load_checkpoint()
-    if state is None:
-        clients, records = prepare_clients(cfg, data, membership, feature_map)
-        if resume is None:
-            run = RunDirectory.create(cfg)
+    check_release_parameters(cfg.privacy, record_bound(cfg, len(data.labels)))
+    if resume is None:
+        run = RunDirectory.create(cfg)
         write_json_atomic(run.membership_path, membership.model_dump(mode="json"))
-        ledger = PrivacyLedger.from_records(cfg.privacy, records)
-        write_privacy_ledger(run.path, ledger)
+    prior = read_ledger(run.path) if run.privacy_path.exists() else None
+    clients, ledger = prepare_clients(
+        cfg, data, membership, feature_map, ReleaseStore(run.path), prior
+    )
+    write_privacy_ledger(run.path, ledger)
+    state = run.load_checkpoint() if resume is not None else None
+    if state is None:
         scores, start, rng_state = initial_scores(cfg, generator), 1, None
         run.truncate_metrics(0)
     else:
-        clients = _clients_from_state(state["clients"])
         scores, start, rng_state = state["scores"], int(state["round"]) + 1, state["server_rng"]
         run.truncate_metrics(int(state["round"]))
-        ledger = None
     server = Server(cfg, scores, rng_state)
     engine = FederatedEngine(cfg, generator, feature_map, clients, summer, server)
     if state is not None:
@@ -250,7 +273,6 @@ def train_run(
                     "round": r,
                     "scores": server.scores,
                     "server_rng": server.rng.get_state(),
-                    "clients": _client_state(clients),
                     "totals": engine.totals,
                 }
             )
@@ -258,8 +280,6 @@ def train_run(
             if "lambda" in rec:
                 info += f"  lambda {rec['lambda']:.3f}"
             bar.update(t_rounds, advance=1, info=info)
-    if ledger is None:
-        ledger = read_ledger(run.path)
     _finish(cfg, run, generator, server.scores, engine, console, ledger.statement)
     console.print(f"[bold]privacy:[/] {ledger.statement}")
     return run.path
@@ -280,13 +300,35 @@ def _sample_grid(
     return images[:n]
 
 
+def public_split(cfg: RunConfig) -> str:
+    """The split no client of this run holds: per-round tracking reads only it."""
+    return "test" if cfg.data.split == "train" else "train"
+
+
+def tracking_spec(cfg: RunConfig) -> ClassifierSpec:
+    """The domain classifier of per-round tracking: trained on the public split only.
+
+    Its figures go into covered files (``metrics.jsonl``, the curves), so it must never see a
+    client's record; the test split is small, so it gets more epochs.
+    """
+    split = public_split(cfg)
+    return ClassifierSpec(split=split, epochs=5 if split == "test" else 1)
+
+
 def _domain_fid(cfg: RunConfig, images: torch.Tensor, console: Console) -> float | None:
-    """Training-curve quality: FID in a small classifier's feature space (evaluation only)."""
+    """Training-curve quality: FID in a small classifier's feature space, from public data only."""
     from prism_secure.evaluation import domain_metrics
     from prism_secure.evaluation.errors import EvaluationError
 
     try:
-        return float(domain_metrics(images, cfg.data.dataset, cfg.data.root)["domain_fid"])
+        metrics = domain_metrics(
+            images,
+            cfg.data.dataset,
+            cfg.data.root,
+            spec=tracking_spec(cfg),
+            reference_split=public_split(cfg),
+        )
+        return float(metrics["domain_fid"])
     except (EvaluationError, DataNotFoundError, OSError) as exc:
         console.print(f"[yellow]warning:[/] domain FID skipped: {exc}")
         cfg.output.track_domain_fid = False

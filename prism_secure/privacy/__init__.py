@@ -1,8 +1,9 @@
 """Differential privacy for PRISM: one Gaussian release of each client's feature moments.
 
-See :mod:`prism_secure.privacy.mechanism` for the mechanism and its sensitivity,
-:mod:`prism_secure.privacy.accounting` for Opacus calibration and read-back, and
-:mod:`prism_secure.privacy.ledger` for ``RUN_DIR/privacy.json``.
+:mod:`~prism_secure.privacy.gaussian` holds the mechanism's arithmetic and its sensitivity
+derivation; :mod:`~prism_secure.privacy.release` one client's release (public bound, noise
+stream, ledger record); :mod:`~prism_secure.privacy.accounting` Opacus calibration and
+read-back; :mod:`~prism_secure.privacy.ledger` ``RUN_DIR/privacy.json``.
 """
 
 from prism_secure.privacy.accounting import (
@@ -12,54 +13,60 @@ from prism_secure.privacy.accounting import (
     spent_epsilon,
 )
 from prism_secure.privacy.clipping import ClippedSums, clip_rows, moment_sums
-from prism_secure.privacy.ledger import (
-    LEDGER_FILENAME,
-    ClientPrivacyRecord,
-    PrivacyLedger,
-    read_ledger,
-    write_ledger,
-)
-from prism_secure.privacy.mechanism import (
+from prism_secure.privacy.gaussian import (
     COUNT_WEIGHT,
     NoisySums,
-    ReleasedClassStatistics,
-    ReleasedStatistics,
     gaussian_release,
     gaussian_release_blocks,
     joint_sensitivity,
     joint_vector,
     moments_from_sums,
-    release_class_statistics,
-    release_statistics,
 )
-from prism_secure.privacy.noise import noise_generator
+from prism_secure.privacy.ledger import (
+    LEDGER_FILENAME,
+    ClientPrivacyRecord,
+    PrivacyLedger,
+    ReleaseParameters,
+    client_record,
+    read_ledger,
+    write_ledger,
+)
+from prism_secure.privacy.noise import noise_generator, stream_seed
 from prism_secure.privacy.parameters import (
-    MIN_RECORDS,
-    ClientTooSmallError,
     check_clip_norm,
     check_delta,
     check_epsilon,
+    check_max_records,
     default_delta,
     resolve_delta,
+)
+from prism_secure.privacy.release import (
+    ReleasedClassStatistics,
+    ReleasedStatistics,
+    check_release_parameters,
+    release_class_statistics,
+    release_statistics,
 )
 
 __all__ = [
     "COUNT_WEIGHT",
     "LEDGER_FILENAME",
-    "MIN_RECORDS",
     "OPACUS_VERSION",
     "RDP_ORDERS",
     "ClientPrivacyRecord",
-    "ClientTooSmallError",
     "ClippedSums",
     "NoisySums",
     "PrivacyLedger",
+    "ReleaseParameters",
     "ReleasedClassStatistics",
     "ReleasedStatistics",
     "calibrate_noise",
     "check_clip_norm",
+    "check_release_parameters",
     "check_delta",
     "check_epsilon",
+    "check_max_records",
+    "client_record",
     "clip_rows",
     "default_delta",
     "gaussian_release",
@@ -74,5 +81,6 @@ __all__ = [
     "release_statistics",
     "resolve_delta",
     "spent_epsilon",
+    "stream_seed",
     "write_ledger",
 ]

@@ -1,10 +1,11 @@
-"""Opacus accounting for one Gaussian release per client.
+"""Opacus accounting for the Gaussian releases of one client.
 
-Each client releases its feature statistics exactly once, with no subsampling: in Opacus's terms
-one step at ``sample_rate=1``. Calibration is Opacus's own bisection
-(:func:`opacus.accountants.utils.get_noise_multiplier`) and the spent epsilon is read back from a
-fresh accountant, so the figure in the ledger is the accountant's, not ours. Both are pure
-functions of their arguments and are cached: every client of a run shares them.
+Each client releases its feature statistics once, with no subsampling: in Opacus's terms one step
+at ``sample_rate=1``. Should a release ever be repeated (a run whose persisted release was lost),
+the accountant composes the steps, so the ledger never claims less than was spent. Calibration
+is Opacus's own bisection (:func:`opacus.accountants.utils.get_noise_multiplier`) and the spent
+epsilon is read back from a fresh accountant, so the figure in the ledger is the accountant's.
+Both are pure functions of their arguments and are cached: every client of a run shares them.
 """
 
 from __future__ import annotations
@@ -78,14 +79,19 @@ def calibrate_noise(epsilon: float, delta: float, accountant: str = "rdp") -> fl
 
 
 @functools.lru_cache(maxsize=256)
-def spent_epsilon(noise_multiplier: float, delta: float, accountant: str = "rdp") -> float:
-    """Epsilon that ``accountant`` charges one release at ``noise_multiplier`` (sample rate 1)."""
+def spent_epsilon(
+    noise_multiplier: float, delta: float, accountant: str = "rdp", releases: int = 1
+) -> float:
+    """Epsilon that ``accountant`` charges ``releases`` releases at ``noise_multiplier``."""
     z = float(noise_multiplier)
     if not z > 0:
         raise ValueError(f"noise_multiplier must be > 0, got {noise_multiplier!r}")
+    if releases < 1:
+        raise ValueError(f"releases must be >= 1, got {releases!r}")
     d = check_delta(delta)
     acc = check_accountant(accountant)
     ledger = create_accountant(mechanism=acc)
-    ledger.step(noise_multiplier=z, sample_rate=1.0)
+    for _ in range(releases):
+        ledger.step(noise_multiplier=z, sample_rate=1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(ledger.get_epsilon(d, **_accountant_kwargs(acc)))

@@ -3,6 +3,10 @@
 One :class:`ClientPrivacyRecord` per client (written by the mechanism at release time), gathered
 into a :class:`PrivacyLedger` whose one-line ``statement`` is what a user should quote. A run
 without DP gets a ledger too, one that says plainly there is no guarantee.
+
+The ledger holds public parameters only: no record count and no released value, so it is the
+same for neighbouring datasets. It names the files the guarantee covers and the operator-only
+files it does not.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prism_secure.artifacts.atomic import write_json_atomic
+from prism_secure.artifacts.layout import COVERED, OPERATOR_ONLY
 from prism_secure.config import PrivacyConfig
+from prism_secure.privacy.accounting import OPACUS_VERSION, spent_epsilon
+from prism_secure.privacy.gaussian import COUNT_WEIGHT, joint_sensitivity
 
 LEDGER_FILENAME = "privacy.json"
 MECHANISM = "gaussian-moments"
 NEIGHBOURING = "add/remove-one"
-THREAT = "against the server, other clients and anyone holding the final model"
+UNIT = "every record of every client's dataset as partitioned"
+THREAT = "against the server, other clients and anyone holding the covered files"
 NO_DP_STATEMENT = (
     "NO differential privacy: real-data statistics were released exactly, with no clipping and "
     "no noise; nothing bounds what the model or the aggregates reveal about any record"
@@ -36,8 +44,9 @@ class ClientPrivacyRecord(_Frozen):
     """How one client's statistics were released, and what it cost that client's records."""
 
     enabled: bool
-    num_records: int = Field(ge=0, description="Records the client holds (true count).")
-    released_count: float = Field(description="The (noisy) count the statistics divide by.")
+    max_records: int | None = Field(
+        ge=1, description="Public bound on the client's records; larger datasets are truncated."
+    )
     feature_dim: int = Field(ge=0)
     label_blocks: int = Field(
         default=1, ge=1, description="Per-label statistics released (1: unconditional)."
@@ -53,17 +62,85 @@ class ClientPrivacyRecord(_Frozen):
     sigma_square_sum: float = Field(ge=0, description="Noise std on each sum of squares.")
     sigma_count: float = Field(ge=0, description="Noise std on the record count.")
     target_epsilon: float | None
-    epsilon: float = Field(description="Read back from the accountant; inf without DP.")
+    epsilon: float = Field(
+        description="Read back from the accountant, composed over num_releases; inf without DP."
+    )
     delta: float | None
     accountant: str | None
     opacus_version: str | None
     noise_seeded: bool = Field(description="True voids the guarantee against who knows the seed.")
 
 
-def _statement(epsilon: float, delta: float, seeded: bool) -> str:
+class ReleaseParameters(_Frozen):
+    """The public parameters of one client's DP release: all a ledger record is made from."""
+
+    clip_norm: float
+    noise_multiplier: float
+    delta: float
+    target_epsilon: float
+    accountant: str
+    max_records: int
+    noise_seeded: bool
+    releases: int = Field(ge=1)
+
+
+def client_record(
+    cfg: PrivacyConfig, feature_dim: int, label_blocks: int, params: ReleaseParameters | None
+) -> ClientPrivacyRecord:
+    """The ledger record of one client's release; ``params=None`` records an exact, non-DP one."""
+    if params is None:
+        return ClientPrivacyRecord(
+            enabled=False,
+            max_records=cfg.max_records,
+            feature_dim=feature_dim,
+            label_blocks=label_blocks,
+            num_releases=0,
+            mechanism="none",
+            neighbouring=None,
+            clip_norm=None,
+            count_weight=None,
+            l2_sensitivity=0.0,
+            noise_multiplier=0.0,
+            sigma_feature_sum=0.0,
+            sigma_square_sum=0.0,
+            sigma_count=0.0,
+            target_epsilon=None,
+            epsilon=math.inf,
+            delta=None,
+            accountant=None,
+            opacus_version=None,
+            noise_seeded=False,
+        )
+    c, z = params.clip_norm, params.noise_multiplier
+    std = z * joint_sensitivity(c)
+    return ClientPrivacyRecord(
+        enabled=True,
+        max_records=params.max_records,
+        feature_dim=feature_dim,
+        label_blocks=label_blocks,
+        num_releases=params.releases,
+        mechanism=MECHANISM,
+        neighbouring=NEIGHBOURING,
+        clip_norm=c,
+        count_weight=COUNT_WEIGHT,
+        l2_sensitivity=joint_sensitivity(c),
+        noise_multiplier=z,
+        sigma_feature_sum=std,
+        sigma_square_sum=std * c,
+        sigma_count=std / (COUNT_WEIGHT * c),
+        target_epsilon=params.target_epsilon,
+        epsilon=spent_epsilon(z, params.delta, params.accountant, params.releases),
+        delta=params.delta,
+        accountant=params.accountant,
+        opacus_version=OPACUS_VERSION,
+        noise_seeded=params.noise_seeded,
+    )
+
+
+def _statement(epsilon: float, delta: float, seeded: bool, releases: int) -> str:
     text = (
-        f"({epsilon:.2f}, {delta:.1e})-DP for every record of every client, {NEIGHBOURING}, "
-        f"{THREAT}; 1 Gaussian release per client"
+        f"({epsilon:.2f}, {delta:.1e})-DP for {UNIT}, {NEIGHBOURING}, {THREAT}; "
+        f"{releases} Gaussian release{'s' if releases != 1 else ''} per client"
     )
     if seeded:
         text += "; the noise was SEEDED, so none of this holds against anyone who knows the seed"
@@ -73,7 +150,7 @@ def _statement(epsilon: float, delta: float, seeded: bool) -> str:
 class PrivacyLedger(_Frozen):
     """The run's privacy account, one record per client, and the statement it supports."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     guarantee: bool
     statement: str
     mechanism: str
@@ -85,6 +162,9 @@ class PrivacyLedger(_Frozen):
     delta: float | None = Field(description="Max over clients.")
     clip_norm: float | None
     noise_seeded: bool
+    releases_per_client: int = Field(ge=0, description="Max over clients; 1 unless repeated.")
+    covered_files: dict[str, str] = Field(default_factory=lambda: dict(COVERED))
+    operator_only_files: dict[str, str] = Field(default_factory=lambda: dict(OPERATOR_ONLY))
     clients: dict[int, ClientPrivacyRecord]
 
     @classmethod
@@ -112,6 +192,7 @@ class PrivacyLedger(_Frozen):
                 delta=None,
                 clip_norm=None,
                 noise_seeded=False,
+                releases_per_client=0,
                 clients=records,
             )
         if not records:
@@ -124,9 +205,10 @@ class PrivacyLedger(_Frozen):
         epsilon = max(r.epsilon for r in records.values())
         delta = max(r.delta for r in records.values() if r.delta is not None)
         seeded = any(r.noise_seeded for r in records.values())
+        releases = max(r.num_releases for r in records.values())
         return cls(
             guarantee=True,
-            statement=_statement(epsilon, delta, seeded),
+            statement=_statement(epsilon, delta, seeded, releases),
             mechanism=first.mechanism,
             neighbouring=first.neighbouring,
             accountant=first.accountant,
@@ -136,6 +218,7 @@ class PrivacyLedger(_Frozen):
             delta=delta,
             clip_norm=first.clip_norm,
             noise_seeded=seeded,
+            releases_per_client=releases,
             clients=records,
         )
 

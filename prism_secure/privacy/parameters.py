@@ -1,7 +1,13 @@
 """Validation of the DP parameters and the default-delta rule.
 
-Kept apart from the accountant so the rules a user can break (epsilon, delta, clip norm, client
-size) fail early, with a typed error naming the config field, before any Opacus arithmetic runs.
+Kept apart from the accountant so the rules a user can break (epsilon, delta, clip norm, the
+bound on records per client) fail early, with a typed error naming the config field, before any
+Opacus arithmetic runs.
+
+Every parameter of the mechanism comes from configuration and from ``max_records``, a *public*
+bound on the records one client may contribute, never from a client's true record count: under
+add/remove-one neighbours the count is private, and a delta, a noise multiplier or a refusal that
+moved with it would publish it.
 """
 
 from __future__ import annotations
@@ -10,18 +16,10 @@ import math
 
 from prism_secure.errors import ConfigError
 
-#: Fewest records a client may hold under DP. Below this the released statistics are noise and
-#: "delta well below 1/n" stops meaning anything.
-MIN_RECORDS = 10
-
-#: Ceiling of the default delta; the rule is ``min(DEFAULT_DELTA_CAP, 1 / (10 n))``.
+#: Ceiling of the default delta; the rule is ``min(DEFAULT_DELTA_CAP, 1 / (10 max_records))``.
 DEFAULT_DELTA_CAP = 1e-5
 
 ACCOUNTANTS = ("rdp", "prv")
-
-
-class ClientTooSmallError(ConfigError):
-    """A client holds too few records for a meaningful (epsilon, delta) guarantee."""
 
 
 def check_epsilon(epsilon: float) -> float:
@@ -55,38 +53,39 @@ def check_accountant(accountant: str) -> str:
     return accountant
 
 
-def check_num_records(num_records: int) -> int:
-    """Refuse a client with fewer than ``MIN_RECORDS`` records."""
-    n = int(num_records)
-    if n < MIN_RECORDS:
-        raise ClientTooSmallError(
-            "num_records",
-            f"a client with {n} records is too small for differential privacy (needs at least "
-            f"{MIN_RECORDS}); use fewer clients (partition.num_clients) or disable privacy",
+def check_max_records(max_records: int | None) -> int:
+    """The public bound on records per client; refuse a missing or non-positive one."""
+    if max_records is None:
+        raise ConfigError(
+            "privacy.max_records",
+            "a public bound on the records one client may hold is needed to set delta and the "
+            "noise without reading the private count; set privacy.max_records",
         )
-    return n
+    if isinstance(max_records, bool) or int(max_records) != max_records or max_records < 1:
+        raise ConfigError("privacy.max_records", f"must be an integer >= 1, got {max_records!r}")
+    return int(max_records)
 
 
-def default_delta(num_records: int) -> float:
-    """The delta used when ``PrivacyConfig.delta`` is None: ``min(1e-5, 1 / (10 n))``.
+def default_delta(max_records: int) -> float:
+    """The delta used when ``PrivacyConfig.delta`` is None: ``min(1e-5, 1 / (10 max_records))``.
 
-    Always below 1/n by a factor of ten or more, so "delta" cannot hide the release of a whole
-    record; 1e-5 for any client of up to 10,000 records (the paper's value).
+    Below 1/n by a factor of ten or more for every client the bound admits, so "delta" cannot
+    hide the release of a whole record; 1e-5 (the paper's value) up to 10,000 records.
     """
-    n = check_num_records(num_records)
-    return min(DEFAULT_DELTA_CAP, 1.0 / (10.0 * n))
+    return min(DEFAULT_DELTA_CAP, 1.0 / (10.0 * check_max_records(max_records)))
 
 
-def resolve_delta(delta: float | None, num_records: int) -> float:
-    """The delta a client's release uses: the explicit one if set (and < 1/n), else the default."""
-    n = check_num_records(num_records)
+def resolve_delta(delta: float | None, max_records: int) -> float:
+    """The delta of a release: the explicit one if set (and < 1/max_records), else the default."""
+    bound = check_max_records(max_records)
     if delta is None:
-        return default_delta(n)
+        return default_delta(bound)
     d = check_delta(delta)
-    if d >= 1.0 / n:
+    if d >= 1.0 / bound:
         raise ConfigError(
             "privacy.delta",
-            f"{d:g} is not below 1/n = {1.0 / n:g} for a client of {n} records: such a delta "
-            "allows releasing a record outright; leave it unset for the default min(1e-5, 1/(10n))",
+            f"{d:g} is not below 1/max_records = {1.0 / bound:g}: for a client of that many "
+            "records such a delta allows releasing a record outright; leave it unset for the "
+            "default min(1e-5, 1/(10 max_records))",
         )
     return d
