@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from prism_secure.artifacts.schema import RoundTranscript, load_transcripts
 from prism_secure.audits.attacks.registry import (
     ATTACKS,
     AttackInputs,
@@ -28,7 +29,6 @@ from prism_secure.audits.metrics.roc import bootstrap_auc_ci, summarize_scores
 from prism_secure.audits.report import AttackReport, AuditReport, RoundViewAudit
 from prism_secure.audits.rundir import RunDir, load_run_dir
 from prism_secure.audits.secagg_view import audit_secagg_views
-from prism_secure.audits.transcript import RoundTranscript, load_transcripts
 from prism_secure.errors import RunDirError
 
 Images = NDArray[np.float32]

@@ -12,41 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from prism_secure.artifacts.schema import (
+    CONFIG,
+    MEMBERSHIP,
+    MODEL,
+    PRIVACY,
+    TRANSCRIPT,
+    Membership,
+)
 from prism_secure.config import RunConfig, stored_run_config
 from prism_secure.errors import RunDirError
-
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.prism"
-MEMBERSHIP_FILE = "membership.json"
-PRIVACY_FILE = "privacy.json"
-TRANSCRIPT_DIR = "transcript"
-REPORT_FILES = ("audit.json", "audit.md", "roc.png")
-
-
-class CanaryRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    candidates: list[int]
-    inserted: list[int]
-    client_of: dict[str, int] = Field(default_factory=dict)
-
-
-class Membership(BaseModel):
-    """Which dataset records each client trained on, and which were held out (indices only)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dataset: str
-    split: str
-    clients: dict[str, list[int]]
-    holdout: list[int]
-    canaries: CanaryRecord | None = None
-
-    @property
-    def members(self) -> set[int]:
-        return {i for idx in self.clients.values() for i in idx}
 
 
 class PrivacyClaim(BaseModel):
@@ -82,11 +59,11 @@ class RunDir:
 
     @property
     def model_path(self) -> Path:
-        return self.path / MODEL_FILE
+        return self.path / MODEL
 
     @property
     def transcript_path(self) -> Path | None:
-        p = self.path / TRANSCRIPT_DIR
+        p = self.path / TRANSCRIPT
         return p if p.is_dir() else None
 
     def check_indices(self, dataset_size: int) -> None:
@@ -98,7 +75,7 @@ class RunDir:
         bad = sorted(i for i in every if not 0 <= i < dataset_size)
         if bad:
             raise RunDirError(
-                f"{self.path / MEMBERSHIP_FILE}: indices {bad[:5]} lie outside the "
+                f"{self.path / MEMBERSHIP}: indices {bad[:5]} lie outside the "
                 f"{m.dataset} {m.split} split of {dataset_size} records; was the run made on "
                 "other data?"
             )
@@ -125,10 +102,10 @@ def _validated(model: type[BaseModel], path: Path, data: Any) -> Any:
 def _check_membership(path: Path, cfg: RunConfig, m: Membership, reference: bool) -> None:
     if m.dataset != cfg.data.dataset:
         raise RunDirError(
-            f"{path} is for dataset {m.dataset!r} but {CONFIG_FILE} trains on {cfg.data.dataset!r}"
+            f"{path} is for dataset {m.dataset!r} but {CONFIG} trains on {cfg.data.dataset!r}"
         )
     if m.split != cfg.data.split:
-        raise RunDirError(f"{path}: split is {m.split!r} but {CONFIG_FILE} says {cfg.data.split!r}")
+        raise RunDirError(f"{path}: split is {m.split!r} but {CONFIG} says {cfg.data.split!r}")
     if m.split != "train" and not reference:
         raise RunDirError(
             f"{path}: the run trained on the {m.split!r} split; audits expect 'train' "
@@ -161,7 +138,7 @@ def load_run_dir(path: Path, *, reference: bool = False) -> RunDir:
     path = Path(path)
     if not path.is_dir():
         raise RunDirError(f"{path} is not a directory")
-    cfg_path = path / CONFIG_FILE
+    cfg_path = path / CONFIG
     if not cfg_path.is_file():
         raise RunDirError(f"{cfg_path} is missing; is {path} a run directory?")
     try:
@@ -170,17 +147,17 @@ def load_run_dir(path: Path, *, reference: bool = False) -> RunDir:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
         raise RunDirError(f"{cfg_path}: {where}: {first['msg']}") from exc
-    mem_path = path / MEMBERSHIP_FILE
+    mem_path = path / MEMBERSHIP
     membership = _validated(Membership, mem_path, _read_json(mem_path))
     _check_membership(mem_path, config, membership, reference)
-    priv_path = path / PRIVACY_FILE
+    priv_path = path / PRIVACY
     privacy = _validated(PrivacyClaim, priv_path, _read_json(priv_path))
     if config.privacy.enabled and privacy.claimed_epsilon is None:
-        raise RunDirError(f"{priv_path} claims no epsilon but {CONFIG_FILE} enables DP")
-    if not (path / MODEL_FILE).is_file():
-        raise RunDirError(f"{path / MODEL_FILE} is missing; did training finish?")
+        raise RunDirError(f"{priv_path} claims no epsilon but {CONFIG} enables DP")
+    if not (path / MODEL).is_file():
+        raise RunDirError(f"{path / MODEL} is missing; did training finish?")
     if config.audit.canaries > 0 and membership.canaries is None:
         raise RunDirError(
-            f"{mem_path} lists no canaries but {CONFIG_FILE} asked for {config.audit.canaries}"
+            f"{mem_path} lists no canaries but {CONFIG} asked for {config.audit.canaries}"
         )
     return RunDir(path=path, config=config, membership=membership, privacy=privacy)

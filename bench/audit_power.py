@@ -17,10 +17,10 @@ import json
 import time
 from pathlib import Path
 
+from prism_secure.app import train_run
 from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
 from prism_secure.audits.writer import write_reports
 from prism_secure.config import RunConfig
-from prism_secure.federation.runner import train_run
 
 
 def leaky_config(args: argparse.Namespace, name: str, epsilon: float | None) -> RunConfig:
@@ -106,7 +106,7 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     if args.split == "test":
-        run = train_run(leaky_config(args, f"reference{args.tag}", None), progress=False)
+        run = train_run(leaky_config(args, f"reference{args.tag}", None))
         print(json.dumps({"reference": str(run)}))
         return
     for name, eps in (("nodp", None), ("eps1", 1.0)):
@@ -116,7 +116,7 @@ def main() -> None:
         t0 = time.perf_counter()
         run = cfg.output.runs_dir / cfg.output.name
         if args.reference is None or not (run / "model.prism").is_file():
-            run = train_run(cfg, progress=False)
+            run = train_run(cfg)
         t_train = time.perf_counter() - t0
         settings = AuditSettings(n_samples=args.n_samples, n_candidates=1000, seed=args.seed)
         t0 = time.perf_counter()

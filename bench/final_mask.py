@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
+from prism_secure.app.export import export_model
+from prism_secure.app.generator import build_run_generator, final_mask
 from prism_secure.config import RunConfig, stored_run_config
 from prism_secure.evaluation.domain import domain_metrics
-from prism_secure.federation.runner import build_run_generator, export_model, final_mask
 
 
 def load_for_mode_export(run: Path) -> tuple[RunConfig, torch.Tensor]:

@@ -20,10 +20,10 @@ import json
 import time
 from pathlib import Path
 
+from prism_secure.app import train_run
 from prism_secure.artifacts.model_file import load_generator
 from prism_secure.config import build_config
 from prism_secure.evaluation import evaluate_samples
-from prism_secure.federation.runner import train_run
 
 METHODS = {
     "prism": {"federation.aggregator": "mada"},
@@ -76,7 +76,7 @@ def main() -> None:
     cfg = build_config(None, overrides)
 
     start = time.perf_counter()
-    run = train_run(cfg, progress=False)
+    run = train_run(cfg)
     wall = time.perf_counter() - start
     gen = load_generator(run)
     metrics = ("fid", "prdc", "domain") if args.fid else ("domain",)

@@ -10,23 +10,45 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from prism_secure.audits.attacks.registry import ATTACKS, parse_attack_names
 from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
-from prism_secure.audits.report import ATTACK_HEADER, AuditReport, attack_rows
+from prism_secure.audits.report import AuditReport, attack_rows
 from prism_secure.audits.writer import write_reports
 from prism_secure.errors import PrismError
 
 
-def _print_report(console: Console, report: AuditReport) -> None:
-    table = Table(title=f"Membership inference on {report.run_dir}")
-    for col in ATTACK_HEADER:
-        table.add_column(col)
+#: ATTACK_HEADER's columns, named short enough for 80 columns.
+TERMINAL_HEADER = ["attack", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "eps LB", "status"]
+
+
+def attack_table(report: AuditReport) -> tuple[Table, list[str]]:
+    """The attack table, one line per attack even at 80 columns, and the notes it leaves out.
+
+    Cells never wrap: a skipped attack says "skipped" in its row and why in a note below.
+    """
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
+    for col in TERMINAL_HEADER:
+        table.add_column(col, no_wrap=True)
+    notes = []
     for row in attack_rows(report):
-        table.add_row(*row)
+        status = row[-1]
+        if status.startswith("skipped: "):
+            notes.append(f"{row[0]}: {status}")
+            status = "skipped"
+        table.add_row(*row[:-1], status)
+    return table, notes
+
+
+def _print_report(console: Console, report: AuditReport) -> None:
+    console.print(f"[bold]Membership inference on {report.run_dir}[/]")
+    table, notes = attack_table(report)
     console.print(table)
+    for note in notes:
+        console.print(note)
     claim = "none (DP off)" if report.claimed_epsilon is None else f"{report.claimed_epsilon:.3g}"
     console.print(
         f"{report.n_members} members vs {report.n_nonmembers} non-members "

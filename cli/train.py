@@ -92,12 +92,16 @@ def train_command(
     overrides.update(
         {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
     )
-    from prism_secure.federation.runner import train_run
+    from prism_secure.app import train_run
+    from prism_secure.cli.progress import RichEvents
 
+    events = RichEvents(Console(stderr=True, quiet=quiet), enabled=not quiet)
     try:
         cfg = build_config(config, overrides)
-        path = train_run(cfg, progress=not quiet, resume=resume, console=console)
+        path = train_run(cfg, resume=resume, events=events)
     except PrismError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
+    finally:
+        events.close()
     typer.echo(str(path))

@@ -17,6 +17,14 @@ from prism_secure.errors import ConfigError
 DatasetName = Literal["mnist", "fashion_mnist", "cifar10", "celeba"]
 
 
+class CrossFieldError(ValueError):
+    """A rule tying two config sections together is broken; ``field`` names the one to change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
@@ -157,13 +165,20 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        if self.model.arch == "dcgan28" and self.data.dataset in ("cifar10", "celeba"):
-            raise ValueError("model.arch dcgan28 makes 1x28x28 images; use resnet32 for RGB data")
-        if self.model.arch == "resnet32" and self.data.dataset in ("mnist", "fashion_mnist"):
-            # resnet32 works on 28x28 data padded to 32; allowed but unusual.
-            pass
+        """Every rule that ties two sections together, checked before any work starts."""
+        rgb = self.data.dataset in ("cifar10", "celeba")
+        if self.model.arch == "dcgan28" and rgb:
+            raise CrossFieldError("model.arch", "dcgan28 makes 1x28x28 images; use resnet32")
+        if self.model.arch == "resnet32" and not rgb:
+            raise CrossFieldError("model.arch", "resnet32 makes 32x32 images; use dcgan28")
         if self.partition.scheme == "attribute" and self.data.dataset != "celeba":
-            raise ValueError("partition.scheme 'attribute' needs data.dataset 'celeba'")
+            raise CrossFieldError("partition.scheme", "'attribute' needs data.dataset 'celeba'")
+        if self.model.dense and self.secure_agg.mode != "none":
+            raise CrossFieldError(
+                "secure_agg.mode",
+                f"{self.secure_agg.mode!r} sums integers and cannot carry the float weights of "
+                "model.dense; use 'none' for the dense baseline",
+            )
         return self
 
     @property
@@ -184,8 +199,10 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
 
 def _field_of(err: ValidationError) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "config"
-    return loc
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, CrossFieldError):
+        return cause.field
+    return ".".join(str(p) for p in first["loc"]) or "config"
 
 
 def build_config(
@@ -207,7 +224,9 @@ def build_config(
         return RunConfig.model_validate(tree)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigError(_field_of(exc), first["msg"]) from exc
+        cause = first.get("ctx", {}).get("error")
+        message = str(cause).split(": ", 1)[1] if isinstance(cause, CrossFieldError) else None
+        raise ConfigError(_field_of(exc), message or first["msg"]) from exc
 
 
 def parse_set_option(item: str) -> tuple[str, Any]:

@@ -164,3 +164,18 @@ def test_one_run_p_value_is_the_binomial_tail_without_delta() -> None:
     assert one_run_p_value(100, 20, 17, 1.0, delta=1e-3) > direct
     with pytest.raises(AuditInputError):
         one_run_p_value(10, 20, 5, 1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_pos=st.integers(1, 40), n_neg=st.integers(1, 40))
+def test_bootstrap_rows_agree_with_scikit_learn(seed: int, n_pos: int, n_neg: int) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from prism_secure.audits.metrics.roc import _auc_rows
+
+    rng = np.random.default_rng(seed)
+    pos = rng.integers(0, 6, size=(5, n_pos)).astype(np.float64)  # many ties
+    neg = rng.integers(0, 6, size=(5, n_neg)).astype(np.float64)
+    labels = np.r_[np.ones(n_pos), np.zeros(n_neg)]
+    expected = [roc_auc_score(labels, np.r_[p, q]) for p, q in zip(pos, neg, strict=True)]
+    np.testing.assert_allclose(_auc_rows(pos, neg), expected, rtol=1e-12)

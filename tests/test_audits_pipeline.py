@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from prism_secure.artifacts.schema import RoundTranscript
 from prism_secure.audits.pipeline import AuditSettings, audit_arrays
-from prism_secure.audits.transcript import RoundTranscript
 
 SETTINGS = AuditSettings(n_boot=200, embed_dim=8, n_samples=10, n_candidates=10)
 

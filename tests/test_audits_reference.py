@@ -7,20 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from prism_secure.app import train_run
 from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
 from prism_secure.audits.rundir import load_run_dir
 from prism_secure.config import build_config
 from prism_secure.errors import RunDirError
-from prism_secure.federation.runner import train_run
 
 SMALL = AuditSettings(n_samples=300, n_candidates=40, n_population=200, n_boot=50)
 
 
 def _train(overrides: dict[str, object], **more: object) -> Path:
     """A tiny no-DP run; ``more`` overrides further keys."""
-    return train_run(
-        build_config(None, {**overrides, "privacy.enabled": False, **more}), progress=False
-    )
+    return train_run(build_config(None, {**overrides, "privacy.enabled": False, **more}))
 
 
 def test_calibrated_attack_with_a_test_split_reference(

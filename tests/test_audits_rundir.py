@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from prism_secure.artifacts.atomic import write_json_atomic
 from prism_secure.artifacts.model_file import ModelHeader, save_model
+from prism_secure.artifacts.schema import RoundTranscript, save_round_transcript
 from prism_secure.audits.rundir import load_run_dir
-from prism_secure.audits.transcript import RoundTranscript, save_round_transcript
 from prism_secure.config import RunConfig
 from prism_secure.errors import RunDirError
 from prism_secure.models.generators import build_generator
@@ -105,6 +105,27 @@ def test_audit_writes_reports_and_touches_nothing_else(tmp_path: Path) -> None:
     assert report["secagg"][0]["audit"]["passed"]
     assert "| nn-pixel |" in (run / "audit.md").read_text()
     assert (run / "roc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_audit_table_stays_one_line_per_attack_at_80_columns(tmp_path: Path) -> None:
+    from prism_secure.cli.audit import audit_command
+
+    run = _make_run(tmp_path)
+    app = typer.Typer()
+    app.command()(audit_command)
+    result = CliRunner().invoke(app, [str(run), *SMALL], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    report = json.loads((run / "audit.json").read_text())
+    for attack in report["attacks"]:
+        rows = [line for line in lines if line.startswith(attack["name"] + " ")]
+        assert len(rows) == 1, (attack["name"], lines)
+        if attack["roc"] is not None:
+            assert f"{attack['roc']['auc']:.3f} [" in rows[0] and rows[0].rstrip().endswith("ok")
+        else:
+            assert rows[0].rstrip().endswith("skipped")
+            assert any(attack["status"] in line for line in lines)
 
 
 def test_broken_secagg_exits_one_and_systematic_canaries_are_flagged(tmp_path: Path) -> None:

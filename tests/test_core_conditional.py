@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from scipy.stats import chi2
 from typer.testing import CliRunner
 
+from prism_secure.app import train_run
 from prism_secure.artifacts.model_file import decode_model, load_generator
 from prism_secure.cli.app import app
 from prism_secure.config import ModelConfig, PrivacyConfig, build_config, stored_run_config
@@ -25,7 +26,6 @@ from prism_secure.features.moments import (
     class_moment_loss,
     moment_matching_loss,
 )
-from prism_secure.federation.runner import train_run
 from prism_secure.models.generators import balanced_labels, build_generator
 from prism_secure.privacy import (
     gaussian_release_blocks,
@@ -207,7 +207,7 @@ def test_conditional_run_exports_a_labelled_model(
     tiny_overrides: dict[str, object], tmp_path: Path
 ) -> None:
     cfg = build_config(None, {**tiny_overrides, "model.conditional": True})
-    run = train_run(cfg, progress=False)
+    run = train_run(cfg)
     header, _ = decode_model((run / "model.prism").read_bytes())
     assert header.num_classes == 10
     ledger = json.loads((run / "privacy.json").read_text())

@@ -148,3 +148,28 @@ def test_label_histogram_metrics() -> None:
     assert collapsed["classes_covered"] == 1
     assert collapsed["label_entropy"] == 0.0
     assert collapsed["label_kl_uniform"] == pytest.approx(math.log(10))
+
+
+def test_frechet_distance_agrees_with_torchmetrics() -> None:
+    from torchmetrics.image.fid import _compute_fid
+
+    rng = np.random.default_rng(7)
+    for d in (4, 32, 128):
+        a, b = rng.normal(size=(400, d)), rng.normal(0.3, 1.2, size=(500, d)) @ _spd(rng, d)
+        ours = fid_from_features(a, b)
+        sa, sb = (GaussianStats.from_features(x) for x in (a, b))
+        theirs = _compute_fid(*(torch.from_numpy(v) for v in (sa.mu, sa.sigma, sb.mu, sb.sigma)))
+        assert ours == pytest.approx(float(theirs), rel=1e-6, abs=1e-8)
+
+
+def test_prdc_agrees_with_the_prdc_package() -> None:
+    import prdc
+
+    rng = np.random.default_rng(8)
+    for n_real, n_fake, d, shift in ((300, 250, 16, 0.0), (200, 400, 64, 0.5), (150, 150, 8, 2.0)):
+        real = rng.normal(size=(n_real, d)).astype(np.float32)
+        fake = rng.normal(shift, 1.0, size=(n_fake, d)).astype(np.float32)
+        ours = compute_prdc(real, fake, k=5)
+        theirs = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=5)
+        for key in ("precision", "recall", "density", "coverage"):
+            assert getattr(ours, key) == pytest.approx(float(theirs[key]), abs=1e-9), key

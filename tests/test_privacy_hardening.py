@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from prism_secure.app import train_run
 from prism_secure.artifacts.released import ReleaseStore
 from prism_secure.config import PrivacyConfig, build_config
-from prism_secure.federation.runner import train_run
 from prism_secure.privacy import (
     calibrate_noise,
     moment_sums,
@@ -90,7 +90,7 @@ def test_clients_with_a_noise_seed_get_different_noise_in_a_run(
     from torchvision.datasets import MNIST
 
     cfg = build_config(None, {**tiny_overrides, "privacy.noise_seed": 11, "federation.rounds": 1})
-    run = train_run(cfg, progress=False)
+    run = train_run(cfg)
     labels = MNIST(str(data_root), train=True, download=False).targets
     members = json.loads((run / "membership.json").read_text())["clients"]
     held = {int(c): set(labels[rows].tolist()) for c, rows in members.items()}
@@ -125,10 +125,9 @@ def test_neighbouring_datasets_give_identical_covered_files_up_to_released_value
     tiny_overrides: dict[str, object],
 ) -> None:
     base = {**tiny_overrides, "privacy.noise_seed": 4, "privacy.max_records": 200}
-    big = train_run(build_config(None, {**base, "output.name": "big"}), progress=False)
+    big = train_run(build_config(None, {**base, "output.name": "big"}))
     small = train_run(
         build_config(None, {**base, "output.name": "small", "data.max_records_per_client": 119}),
-        progress=False,
     )
     # Neighbouring: every client of the small run holds its big-run records minus exactly one.
     a = json.loads((big / "membership.json").read_text())["clients"]
@@ -157,7 +156,7 @@ def test_covered_files_depend_on_records_only_through_the_release(
 ) -> None:
     """Give a neighbouring run the first run's release: every covered file is then identical."""
     base = {**tiny_overrides, "privacy.noise_seed": 4, "privacy.max_records": 200}
-    first = train_run(build_config(None, {**base, "output.name": "first"}), progress=False)
+    first = train_run(build_config(None, {**base, "output.name": "first"}))
     cfg = build_config(None, {**base, "output.name": "second", "data.max_records_per_client": 119})
     second = Path(cfg.output.runs_dir) / "second"
     second.mkdir(parents=True)
@@ -168,7 +167,7 @@ def test_covered_files_depend_on_records_only_through_the_release(
         (second / "released").mkdir(exist_ok=True)
         (second / "released" / src.name).write_bytes(src.read_bytes())
     (second / "membership.json").write_text((first / "membership.json").read_text())
-    train_run(cfg, progress=False, resume=second)
+    train_run(cfg, resume=second)
     for name in ("privacy.json", "model.prism", "training_curves.png", "samples/final.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     rows = [
@@ -237,10 +236,10 @@ def test_a_run_killed_between_release_and_first_checkpoint_does_not_release_agai
 
 def test_a_lost_release_is_composed_in_the_ledger(tiny_overrides: dict[str, object]) -> None:
     cfg = build_config(None, {**tiny_overrides, "federation.rounds": 1})
-    run = train_run(cfg, progress=False)
+    run = train_run(cfg)
     once = json.loads((run / "privacy.json").read_text())
     ReleaseStore(run).path(0).unlink()
-    train_run(cfg, progress=False, resume=run)
+    train_run(cfg, resume=run)
     ledger = json.loads((run / "privacy.json").read_text())
     again = ledger["clients"]["0"]
     z, delta = again["noise_multiplier"], again["delta"]
@@ -266,7 +265,7 @@ def test_per_round_tracking_reads_no_client_record(
     cfg = build_config(
         None, {**tiny_overrides, "output.track_domain_fid": True, "federation.rounds": 2}
     )
-    run = train_run(cfg, progress=False)
+    run = train_run(cfg)
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert isinstance(metrics[-1]["domain_fid"], float)
     metas = [json.loads(p.read_text()) for p in (cache / "domain").glob("*.json")]

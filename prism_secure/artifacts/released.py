@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from prism_secure.artifacts.atomic import write_bytes_atomic
-from prism_secure.artifacts.layout import RELEASED
+from prism_secure.artifacts.schema import RELEASED
 from prism_secure.errors import RunDirError
 from prism_secure.privacy import (
     ClientPrivacyRecord,

@@ -1,19 +1,7 @@
 """The run directory: one folder holding everything a run produced, each file written atomically.
 
-```
-runs/NAME/
-  config.json        resolved RunConfig
-  membership.json    record indices per client, held-out non-members, canaries
-  metrics.jsonl      one JSON line per round
-  privacy.json       the privacy ledger
-  checkpoints/latest.pt
-  samples/round_XXXX.png, samples/final.png
-  training_curves.png
-  model.prism        final model (architecture, seed, packed mask bits)
-  transcript/        only with --record-transcript: the server's view per round, and (for the
-                     audit's correlation test only) each client's true mask
-  summary.json
-```
+Its names, what each file holds and which files the DP guarantee covers are in
+:mod:`prism_secure.artifacts.schema`; this class reads and writes them.
 """
 
 from __future__ import annotations
@@ -25,15 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from prism_secure.artifacts.atomic import (
-    append_jsonl,
-    write_atomic,
-    write_bytes_atomic,
-    write_text_atomic,
-)
+from prism_secure.artifacts import schema
+from prism_secure.artifacts.atomic import append_jsonl, write_bytes_atomic, write_text_atomic
 from prism_secure.config import RunConfig, stored_run_config
 from prism_secure.errors import RunDirError
 
@@ -42,15 +25,16 @@ class RunDirectory:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    config_path = property(lambda self: self.path / "config.json")
-    membership_path = property(lambda self: self.path / "membership.json")
-    metrics_path = property(lambda self: self.path / "metrics.jsonl")
-    privacy_path = property(lambda self: self.path / "privacy.json")
-    checkpoint_path = property(lambda self: self.path / "checkpoints" / "latest.pt")
-    samples_dir = property(lambda self: self.path / "samples")
-    model_path = property(lambda self: self.path / "model.prism")
-    summary_path = property(lambda self: self.path / "summary.json")
-    curves_path = property(lambda self: self.path / "training_curves.png")
+    config_path = property(lambda self: self.path / schema.CONFIG)
+    membership_path = property(lambda self: self.path / schema.MEMBERSHIP)
+    metrics_path = property(lambda self: self.path / schema.METRICS)
+    privacy_path = property(lambda self: self.path / schema.PRIVACY)
+    checkpoint_path = property(lambda self: self.path / schema.CHECKPOINT)
+    samples_dir = property(lambda self: self.path / schema.SAMPLES)
+    model_path = property(lambda self: self.path / schema.MODEL)
+    summary_path = property(lambda self: self.path / schema.SUMMARY)
+    curves_path = property(lambda self: self.path / schema.CURVES)
+    transcript_dir = property(lambda self: self.path / schema.TRANSCRIPT)
 
     @staticmethod
     def default_name(cfg: RunConfig) -> str:
@@ -69,8 +53,8 @@ class RunDirectory:
                     "replace it, or choose another --name"
                 )
             shutil.rmtree(path)
-        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (path / "samples").mkdir(exist_ok=True)
+        (path / schema.CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
+        (path / schema.SAMPLES).mkdir(exist_ok=True)
         run = cls(path)
         write_text_atomic(run.config_path, cfg.model_dump_json(indent=2) + "\n")
         return run
@@ -102,10 +86,9 @@ class RunDirectory:
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
         write_text_atomic(self.metrics_path, text)
 
-    def save_transcript(self, round_index: int, arrays: dict[str, Any]) -> None:
+    def save_transcript(self, transcript: schema.RoundTranscript) -> None:
         """The server's view of one round (``--record-transcript``), for the audit to test."""
-        path = self.path / "transcript" / f"round_{round_index:05d}.npz"
-        write_atomic(path, lambda fh: np.savez(fh, **arrays))
+        schema.save_round_transcript(self.transcript_dir, transcript)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         buf = io.BytesIO()

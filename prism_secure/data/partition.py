@@ -6,22 +6,10 @@ All splits are pure functions of ``(labels, config, seed)`` so every run is repr
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from prism_secure.artifacts.schema import Membership
 from prism_secure.config import PartitionConfig
 from prism_secure.errors import ConfigError
-
-
-class Membership(BaseModel):
-    """Which records each client trained on, and which same-distribution records none did."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dataset: str
-    split: str = "train"
-    clients: dict[int, list[int]]
-    holdout: list[int]
-    canaries: dict[str, object] | None = None
 
 
 def _rng(seed: int, salt: int) -> np.random.Generator:

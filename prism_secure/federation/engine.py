@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from prism_secure.aggregation.mada import build_aggregator
+from prism_secure.artifacts.schema import RoundTranscript
 from prism_secure.config import RunConfig
 from prism_secure.features.base import FeatureMap
 from prism_secure.features.moments import ClassMoments, FeatureMoments
@@ -52,7 +53,7 @@ def model_digest(scores: torch.Tensor, round_index: int) -> bytes:
 class RoundReport:
     record: dict[str, Any]
     scores: torch.Tensor
-    transcript: dict[str, np.ndarray] | None = None
+    transcript: RoundTranscript | None = None
 
 
 class Server:
@@ -179,8 +180,10 @@ class FederatedEngine:
         transcript = None
         if outcome.transcript is not None:
             # Audit-only: the server's view next to each client's true mask.
-            transcript = {"bits": np.array(outcome.bits)}
-            for cid, masked in outcome.transcript.items():
-                transcript[f"masked_{cid}"] = masked
-                transcript[f"input_{cid}"] = uploads[cid]
+            transcript = RoundTranscript(
+                round_index,
+                int(outcome.bits or 0),
+                {str(c): m for c, m in outcome.transcript.items()},
+                {str(c): uploads[c] for c in outcome.transcript},
+            )
         return RoundReport(record, self.server.scores, transcript)

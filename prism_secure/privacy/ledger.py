@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prism_secure.artifacts.atomic import write_json_atomic
-from prism_secure.artifacts.layout import COVERED, OPERATOR_ONLY
+from prism_secure.artifacts.schema import COVERED, OPERATOR_ONLY
 from prism_secure.config import PrivacyConfig
 from prism_secure.privacy.accounting import OPACUS_VERSION, spent_epsilon
 from prism_secure.privacy.gaussian import COUNT_WEIGHT, joint_sensitivity

@@ -1,0 +1,54 @@
+"""The terminal face of a training run: rich progress bars and notices on stderr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class RichEvents:
+    """:class:`prism_secure.app.events.TrainingEvents` drawn as two bars: rounds, clients."""
+
+    def __init__(self, console: Console, enabled: bool = True) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self._rounds = self._clients = None
+
+    def notice(self, text: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {text}")
+
+    def rounds_started(self, first: int, last: int, clients: int) -> None:
+        self.progress.start()
+        self._rounds = self.progress.add_task("rounds", total=last, completed=first - 1, info="")
+        self._clients = self.progress.add_task("clients", total=clients, info="")
+
+    def client_trained(self, round_index: int, cid: int) -> None:
+        self.progress.advance(self._clients)
+
+    def round_finished(self, record: dict[str, Any]) -> None:
+        info = f"loss {record['loss']:.4g}"
+        if "lambda" in record:
+            info += f"  lambda {record['lambda']:.3f}"
+        self.progress.update(self._rounds, advance=1, info=info)
+        self.progress.reset(self._clients)
+
+    def run_finished(self, run_dir: Path, model_bytes: int, statement: str) -> None:
+        self.progress.stop()
+        self.console.print(f"model: {run_dir / 'model.prism'} ({model_bytes / 1024:.1f} KiB)")
+        self.console.print(f"[bold]privacy:[/] {statement}")
+
+    def close(self) -> None:
+        """Stop drawing, also when the run failed."""
+        self.progress.stop()
