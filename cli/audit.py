@@ -20,7 +20,6 @@ from prism_secure.audits.report import AuditReport, attack_rows
 from prism_secure.audits.writer import write_reports
 from prism_secure.errors import PrismError
 
-
 #: ATTACK_HEADER's columns, named short enough for 80 columns.
 TERMINAL_HEADER = ["attack", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "eps LB", "status"]
 
