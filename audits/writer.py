@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from prism_secure.artifacts.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from prism_secure.audits.pipeline import AuditOutcome
+from prism_secure.audits.core import AuditOutcome
 from prism_secure.audits.report import render_markdown, render_roc_png
 
 
