@@ -20,6 +20,7 @@ is chosen only when no k < n - 1 works. Count clients that may go silent in ``dr
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -27,13 +28,14 @@ from pydantic import BaseModel, ConfigDict
 from prism_secure.protocols.errors import ParameterError
 from prism_secure.protocols.security import min_threshold
 from prism_secure.protocols.stall import (
-    binomial_tail,
+    binomial_pmfs,
     default_neighbours,
     split_probability,
     stall_probability,
 )
 
 Graph = Literal["full", "sparse"]
+MAX_NEIGHBOURS = 1024  # the largest SecAgg+ degree searched
 
 
 class Choice(BaseModel):
@@ -59,10 +61,13 @@ def corrupt_per_neighbourhood(n: int, holders: int, corrupt: float, security: fl
         return 0
     if holders >= n - 1:
         return math.floor(corrupt * n)
-    c = 0
-    while c < holders and n * binomial_tail(c, holders, corrupt) > security:
-        c += 1
-    return c
+    pmf = binomial_pmfs(holders, corrupt)
+    tail = 0.0  # P(more than c of the holders are corrupt), summed from the top down
+    for c in range(holders, -1, -1):
+        if n * (tail + pmf[c]) > security:
+            return c
+        tail += pmf[c]
+    return 0
 
 
 def candidates(
@@ -75,24 +80,41 @@ def candidates(
     neighbours: int | None = None,
 ) -> list[Choice]:
     """Every secure setting for this cohort, cheapest (smallest neighbourhood) first."""
+    return list(
+        iter_candidates(
+            n, dropout, corrupt=corrupt, security=security, graph=graph, neighbours=neighbours
+        )
+    )
+
+
+def iter_candidates(
+    n: int,
+    dropout: float,
+    *,
+    corrupt: float = 0.0,
+    security: float = 2.0**-40,
+    graph: Graph | None = None,
+    neighbours: int | None = None,
+) -> Iterator[Choice]:
+    """:func:`candidates`, one at a time (the finder stops at the first that qualifies)."""
     if n < 2:
         raise ParameterError(f"secure aggregation needs at least 2 clients, got {n}")
     if not 0 <= dropout < 1 or not 0 <= corrupt < 1:
         raise ParameterError(f"dropout and corrupt must lie in [0, 1), got {dropout}, {corrupt}")
-    out: list[Choice] = []
     if graph != "full":
         if neighbours is not None:
             degrees = [neighbours]
         else:
             top = n - 2 if graph is None else n - 1 + (n - 1) % 2  # sparse asked: allow k >= n-1
-            degrees = list(range(min(default_neighbours(n), top - top % 2), top + 1, 2))
+            top = min(top, MAX_NEIGHBOURS)
+            top -= top % 2
+            degrees = list(range(max(2, min(default_neighbours(n), top)), top + 1, 2))
         for k in degrees:
             if k < 2 or k % 2:
                 raise ParameterError(f"neighbours must be even and at least 2, got {k}")
-            out += _setting(n, dropout, "sparse", k, corrupt, security)
+            yield from _setting(n, dropout, "sparse", k, corrupt, security)
     if graph != "sparse":
-        out += _setting(n, dropout, "full", None, corrupt, security)
-    return out
+        yield from _setting(n, dropout, "full", None, corrupt, security)
 
 
 def _setting(
@@ -132,12 +154,13 @@ def choose(
     ``graph`` / ``neighbours`` fix the graph or k when given. Raises :class:`ParameterError`
     when nothing qualifies, naming the smallest stall bound that is possible.
     """
-    found = candidates(
+    found = []
+    for choice in iter_candidates(
         n, dropout, corrupt=corrupt, security=security, graph=graph, neighbours=neighbours
-    )
-    for choice in found:
+    ):
         if choice.stall <= stall_target and choice.split <= security:
             return choice
+        found.append(choice)
     best = min((c.stall for c in found), default=1.0)
     raise ParameterError(
         f"no secure parameters for n = {n} at dropout {dropout:g} (corrupt {corrupt:g}) keep the "

@@ -51,23 +51,28 @@ def split_probability(n: int, neighbours: int, dropout: float) -> float:
     return min(1.0, n * (n - 1) / 2 * dropout**neighbours)
 
 
-def binomial_tail(x: int, trials: int, p: float) -> float:
-    """P(Binomial(trials, p) > x), summed exactly (no cancellation for tiny tails)."""
-    q = 1.0 - p
-    terms = (
-        math.comb(trials, j) * p**j * q ** (trials - j) for j in range(max(0, x + 1), trials + 1)
-    )
-    return min(1.0, sum(terms))
-
-
 def _check_rate(dropout: float) -> None:
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
 
 
 def _binomial_cdf(x: int, trials: int, p: float) -> float:
-    """P(Binomial(trials, p) <= x), summed exactly."""
+    """P(Binomial(trials, p) <= x), summed term by term."""
     if x < 0:
         return 0.0
-    q = 1.0 - p
-    return min(1.0, sum(math.comb(trials, j) * p**j * q ** (trials - j) for j in range(x + 1)))
+    return min(1.0, sum(binomial_pmfs(trials, p, min(x, trials))))
+
+
+def binomial_pmfs(trials: int, p: float, upto: int | None = None) -> list[float]:
+    """P(Binomial(trials, p) = j) for j = 0..upto, by a recurrence in log space (no overflow)."""
+    upto = trials if upto is None else upto
+    if p <= 0.0 or p >= 1.0:
+        hit = 0 if p <= 0.0 else trials
+        return [float(j == hit) for j in range(upto + 1)]
+    log_q, step = math.log1p(-p), math.log(p) - math.log1p(-p)
+    log_pmf = trials * log_q
+    out = [math.exp(log_pmf)]
+    for j in range(1, upto + 1):
+        log_pmf += math.log((trials - j + 1) / j) + step
+        out.append(math.exp(log_pmf))
+    return out
