@@ -33,10 +33,10 @@ class _Cursor:
     __slots__ = ("buf", "pos")
 
     def __init__(self, buf: bytes | memoryview) -> None:
-        self.buf = memoryview(buf)
+        self.buf = bytes(buf)  # indexing bytes is fast, and slices are the values we return
         self.pos = 0
 
-    def take(self, n: int, field: str) -> memoryview:
+    def take(self, n: int, field: str) -> bytes:
         end = self.pos + n
         if end > len(self.buf):
             raise MessageError(field, f"truncated: needs {n} bytes, {self.remaining} left")
@@ -59,15 +59,23 @@ def write_varint(out: bytearray, value: int) -> None:
 
 
 def read_varint(cur: _Cursor, field: str) -> int:
+    buf, pos = cur.buf, cur.pos
+    if pos < len(buf) and buf[pos] < 0x80:  # the common one-byte case
+        cur.pos = pos + 1
+        return buf[pos]
     value = shift = 0
     for i in range(10):
-        byte = cur.take(1, field)[0]
+        if pos >= len(buf):
+            raise MessageError(field, "truncated: inside a varint")
+        byte = buf[pos]
+        pos += 1
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
             if byte == 0 and i:
                 raise MessageError(field, "non-minimal varint (a zero final byte)")
             if value >> 64:
                 raise MessageError(field, "varint exceeds 64 bits")
+            cur.pos = pos
             return value
         shift += 7
     raise MessageError(field, "varint longer than 10 bytes")
@@ -93,7 +101,7 @@ def _write_bytes(out: bytearray, value: bytes) -> None:
 
 
 def _read_bytes(cur: _Cursor, field: str) -> bytes:
-    return bytes(cur.take(read_varint(cur, field), field))
+    return cur.take(read_varint(cur, field), field)
 
 
 def _write_str(out: bytearray, value: str) -> None:

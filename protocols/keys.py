@@ -27,8 +27,11 @@ SMALL_ORDER_U = frozenset(
 )
 
 
-def check_public_key(key: bytes, field: str, *, trial: bool = False) -> None:
-    """Raise :class:`InvalidPublicKeyError` naming ``field`` unless ``key`` is a safe X25519 key."""
+def check_public_key(key: bytes, field: str, *, trial: X25519PrivateKey | None = None) -> None:
+    """Raise :class:`InvalidPublicKeyError` naming ``field`` unless ``key`` is a safe X25519 key.
+
+    ``trial``: an ephemeral private key (used for nothing else) for a trial exchange.
+    """
     if len(key) != 32:
         raise InvalidPublicKeyError(field, f"{len(key)} bytes, expected 32")
     u = int.from_bytes(key, "little")
@@ -36,8 +39,8 @@ def check_public_key(key: bytes, field: str, *, trial: bool = False) -> None:
         raise InvalidPublicKeyError(field, "non-canonical encoding (u >= 2^255 - 19)")
     if u in SMALL_ORDER_U:
         raise InvalidPublicKeyError(field, "a point of small order (all-zero shared secret)")
-    if trial:
-        exchange(X25519PrivateKey.generate(), key, field)
+    if trial is not None:
+        exchange(trial, key, field)
 
 
 def exchange(private: X25519PrivateKey, public: bytes, field: str) -> bytes:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from prism_secure.protocols import shamir
 from prism_secure.protocols.commitments import DIGEST_BYTES, KEY, SEED, share_digest
@@ -109,6 +110,7 @@ class SecAggServer:
         self._graph = Graph((), b"", None)
         self._digests: dict[int, dict[int, bytes]] = {}  # dealer -> holder -> share digests
         self._gone: set[int] = set()  # clients that sent ClientAbort
+        self._probe = X25519PrivateKey.generate()  # for trial exchanges only, never shared
         self.client_aborts: dict[int, str] = {}
         self._sum = np.zeros(params.length, dtype=params.dtype)
         self._survivors: list[int] = []
@@ -235,8 +237,8 @@ class SecAggServer:
     def _check_advertise(self, sender: int, msg: AdvertiseKeys) -> None:
         if self.invited is None and len(self._replies) >= self.params.clients:
             raise UnexpectedPeerError("sender", f"the cohort of {self.params.clients} is full")
-        check_public_key(msg.share_key, "share_key", trial=True)
-        check_public_key(msg.mask_key, "mask_key", trial=True)
+        check_public_key(msg.share_key, "share_key", trial=self._probe)
+        check_public_key(msg.mask_key, "mask_key", trial=self._probe)
         seen = {k for m in self._replies.values() for k in (m.share_key, m.mask_key)}
         if msg.share_key == msg.mask_key or {msg.share_key, msg.mask_key} & seen:
             raise RosterError("share_key", "a public key already advertised (Sybil or replay)")
