@@ -14,10 +14,8 @@ also attached to the raised error as ``abort_message``.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-import struct
 import time
 from typing import Any
 
@@ -25,24 +23,25 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from prism_secure.protocols import aead, kdf, shamir
+from prism_secure.protocols.client_checks import (
+    check_roster,
+    check_survivors,
+    check_unmask_request,
+)
 from prism_secure.protocols.commitments import seed_commitment
-from prism_secure.protocols.dealing import deal, open_plaintext, share_aad, share_plaintext
+from prism_secure.protocols.dealing import deal, open_plaintext, seal_for_peers, share_aad
 from prism_secure.protocols.errors import (
     AbortedError,
-    BothSharesRequestedError,
-    DroppedAndAliveError,
     InconsistentSurvivorsError,
     MessageError,
     OutOfOrderError,
     ProtocolViolation,
     ReplayError,
-    RosterError,
-    SelfDroppedError,
     SessionMismatchError,
     UnexpectedPeerError,
 )
 from prism_secure.protocols.graph import neighbours_of
-from prism_secure.protocols.keys import check_public_key
+from prism_secure.protocols.masking import TAG_BYTES, masked_vector, survivor_tag
 from prism_secure.protocols.messages import (
     Abort,
     AdvertiseKeys,
@@ -60,12 +59,10 @@ from prism_secure.protocols.messages import (
     encode,
 )
 from prism_secure.protocols.params import SessionParams
-from prism_secure.protocols.prg import Expander
 from prism_secure.protocols.session import session_id as compute_session_id
-from prism_secure.protocols.vectors import check_input, pack
+from prism_secure.protocols.vectors import check_input
 
 STATES = ("advertise", "share", "masked", "consistency", "unmask", "done", "aborted")
-TAG_BYTES = 16
 # The largest roster entry on the wire: a 5-byte id, then three 32-byte fields with their lengths.
 ROSTER_ENTRY_MAX = 5 + 3 * 33
 _REASON_CHARS = 1000
@@ -74,12 +71,6 @@ _REASON_CHARS = 1000
 def pre_roster_limit(clients: int) -> int:
     """The largest ShareKeysRequest a cohort of ``clients`` can produce, with header slack."""
     return 256 + ROSTER_ENTRY_MAX * clients
-
-
-def survivor_tag(key: bytes, session: bytes, survivors: list[int]) -> bytes:
-    """MAC over the survivor list; a peer holding the same key checks we saw the same list."""
-    body = session + struct.pack(f"<{len(survivors)}I", *survivors)
-    return hmac.new(key, body, hashlib.sha256).digest()[:TAG_BYTES]
 
 
 class SecAggClient:
@@ -245,7 +236,10 @@ class SecAggClient:
     # ---- phases --------------------------------------------------------------------------------
 
     def _on_share_keys(self, msg: ShareKeysRequest) -> ShareKeysReply:
-        roster = self._check_roster(msg)
+        roster = check_roster(
+            msg.roster, self.params.clients, self.id, self._public_keys, self._commitment
+        )
+        self._need(len(roster), "clients advertised keys")
         expected = compute_session_id(self.params, self.round, self.model_digest, msg.roster)
         if not hmac.compare_digest(expected, msg.session_id):
             raise SessionMismatchError(
@@ -268,20 +262,15 @@ class SecAggClient:
             dealt[self.id].seed_share,
             dealt[self.id].key_share,
         )
-        ciphertexts = {}
-        for peer in sorted(self._peers):
-            shared = kdf.exchange(self._share_sk, roster[peer][0], f"roster[{peer}].share_key")
-            self._share_secrets[peer] = shared
-            key = kdf.derive(shared, b"share-enc", expected, self.round, self.id, peer)
-            plain = share_plaintext(self.id, peer, dealt[peer].seed_share, dealt[peer].key_share)
-            ciphertexts[peer] = aead.seal(
-                self.params.aead, key, plain, share_aad(expected, self.id, peer)
-            )
-            # Agree on the pairwise mask seed now, while the vector is not yet needed: the
-            # masked-input phase is then only keystream expansion and integer adds.
-            mask_shared = kdf.exchange(self._mask_sk, roster[peer][1], f"roster[{peer}].mask_key")
-            a, b = kdf.pair(self.id, peer)
-            self._mask_seeds[peer] = kdf.derive(mask_shared, b"mask", expected, self.round, a, b)
+        ciphertexts, self._share_secrets, self._mask_seeds = seal_for_peers(
+            self.params,
+            expected,
+            self.round,
+            self.id,
+            (self._share_sk, self._mask_sk),
+            {peer: roster[peer] for peer in self._peers},
+            dealt,
+        )
         self.state = "masked"
         return ShareKeysReply(
             sender=self.id,
@@ -290,29 +279,6 @@ class SecAggClient:
             ciphertexts=ciphertexts,
             share_digests={h: d.digests for h, d in dealt.items()},
         )
-
-    def _check_roster(self, msg: ShareKeysRequest) -> dict[int, tuple[bytes, bytes]]:
-        """The roster as id -> (share key, mask key), after every check that needs no secret."""
-        ids = [e.client for e in msg.roster]
-        if len(set(ids)) != len(ids):
-            raise RosterError("roster", "duplicate client ids")
-        keys = [e.share_key for e in msg.roster] + [e.mask_key for e in msg.roster]
-        if len(set(keys)) != len(keys):
-            raise RosterError("roster", "a public key is advertised twice (Sybil or replay)")
-        if len(msg.roster) > self.params.clients:
-            raise RosterError(
-                "roster", f"{len(msg.roster)} entries; the session declared {self.params.clients}"
-            )
-        mine = {e.client: e for e in msg.roster}.get(self.id)
-        if mine is None or (mine.share_key, mine.mask_key) != self._public_keys:
-            raise RosterError("roster", "our own public keys are missing or altered")
-        if mine.seed_commitment != self._commitment:
-            raise RosterError("roster", "our own seed commitment is altered")
-        for e in msg.roster:
-            check_public_key(e.share_key, f"roster[{e.client}].share_key")
-            check_public_key(e.mask_key, f"roster[{e.client}].mask_key")
-        self._need(len(msg.roster), "clients advertised keys")
-        return {e.client: (e.share_key, e.mask_key) for e in msg.roster}
 
     def _on_masked_input(self, msg: MaskedInputRequest) -> MaskedInputReply:
         senders = set(msg.ciphertexts)
@@ -342,21 +308,10 @@ class SecAggClient:
         self._held = held
 
         start = time.perf_counter()
-        p = self.params
-        expander = Expander(p.length, p.dtype, p.prg)
-        masked = self._input  # our own copy, masked in place
-        masked += expander(self._seed)
-        for peer in sorted(senders):
-            stream = expander(self._mask_seeds[peer])
-            if self.id < peer:
-                masked += stream
-            else:
-                masked -= stream
+        pairwise = {peer: self._mask_seeds[peer] for peer in senders}  # who shared keys with us
+        vector = masked_vector(self._input, self._seed, pairwise, self.id, self.params)
         self._mask_seeds.clear()  # a pairwise seed masks exactly one vector
-        if p.bits < p.dtype.itemsize * 8:
-            masked &= np.asarray(p.modulus_mask, dtype=p.dtype)
-        self._input = np.empty(0, dtype=p.dtype)
-        vector = pack(masked, p.bits)
+        self._input = np.empty(0, dtype=self.params.dtype)
         self.masking_seconds = time.perf_counter() - start
         self.state = "consistency"
         return MaskedInputReply(
@@ -365,13 +320,7 @@ class SecAggClient:
 
     def _on_consistency(self, msg: ConsistencyRequest) -> ConsistencyReply:
         survivors = list(msg.survivors)
-        if survivors != sorted(set(survivors)):
-            raise InconsistentSurvivorsError("survivors", "must be sorted and unique")
-        if self.id not in survivors:
-            raise InconsistentSurvivorsError("survivors", "our own masked input is listed missing")
-        unknown = set(survivors) - set(self._roster)
-        if unknown:
-            raise UnexpectedPeerError("survivors", f"never advertised keys: {sorted(unknown)[:5]}")
+        check_survivors(survivors, self.id, self._roster)
         self._need(len(survivors), "masked inputs reached the server")
         self._survivors = survivors
         tags = {}
@@ -386,27 +335,7 @@ class SecAggClient:
         )
 
     def _on_unmask(self, msg: UnmaskRequest) -> UnmaskReply:
-        survivors, dropped = set(msg.survivors), set(msg.dropped)
-        seed_for, key_for = set(msg.seed_for), set(msg.key_for)
-        if self.id in dropped:
-            raise SelfDroppedError("dropped", "this client is listed as dropped")
-        both = survivors & dropped
-        if both:
-            raise DroppedAndAliveError("dropped", f"also listed alive: {sorted(both)[:5]}")
-        twice = seed_for & key_for
-        if twice:
-            raise BothSharesRequestedError("key_for", f"both shares asked of {sorted(twice)[:5]}")
-        holders = set(self._held)
-        alive_then = set(self._survivors)
-        if survivors != holders & alive_then or dropped != holders - alive_then:
-            raise InconsistentSurvivorsError(
-                "survivors", "contradicts the survivor list of the consistency round"
-            )
-        if not seed_for <= survivors or not key_for <= dropped:
-            raise InconsistentSurvivorsError("seed_for", "requests do not match the lists")
-        stray = set(msg.tags) - (holders & alive_then) | ({self.id} & set(msg.tags))
-        if stray:
-            raise UnexpectedPeerError("tags", f"tags from unexpected peers {sorted(stray)[:5]}")
+        check_unmask_request(msg, self.id, set(self._held), set(self._survivors))
         for peer, tag in msg.tags.items():
             key = kdf.derive(
                 self._share_secrets[peer], b"consistency", self._session, self.round, peer, self.id
@@ -416,8 +345,8 @@ class SecAggClient:
                     f"tags[{peer}]", "peer saw a different survivor list (or a forged tag)"
                 )
         self._need(len(msg.tags) + 1, "clients confirmed the survivor list")
-        seed_shares = {i: shamir.share_to_bytes(self._held[i][0]) for i in sorted(seed_for)}
-        key_shares = {i: shamir.share_to_bytes(self._held[i][1]) for i in sorted(key_for)}
+        seed_shares = {i: shamir.share_to_bytes(self._held[i][0]) for i in sorted(msg.seed_for)}
+        key_shares = {i: shamir.share_to_bytes(self._held[i][1]) for i in sorted(msg.key_for)}
         self.state = "done"
         self._wipe()
         return UnmaskReply(
@@ -434,6 +363,6 @@ __all__ = [
     "MessageError",
     "SecAggClient",
     "pre_roster_limit",
-    "share_aad",
-    "share_plaintext",
+    "survivor_tag",
+    "TAG_BYTES",
 ]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from prism_secure.protocols import shamir
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from prism_secure.protocols import aead, kdf, shamir
 from prism_secure.protocols.commitments import pair_digest
 from prism_secure.protocols.errors import ShareDecryptionError
+from prism_secure.protocols.params import SessionParams
 
 PLAINTEXT_BYTES = 8 + 2 * shamir.SHARE_BYTES
 
@@ -73,3 +76,32 @@ def open_plaintext(
             f"share_digests[{sender}]", "the dealer's digests do not match the shares it sent"
         )
     return seed_share, key_share
+
+
+def seal_for_peers(
+    params: SessionParams,
+    session: bytes,
+    round_index: int,
+    dealer: int,
+    private: tuple[X25519PrivateKey, X25519PrivateKey],
+    peer_keys: dict[int, tuple[bytes, bytes]],
+    dealt: dict[int, Dealt],
+) -> tuple[dict[int, bytes], dict[int, bytes], dict[int, bytes]]:
+    """Each peer's encrypted shares, and the two secrets agreed with it (share key, mask seed).
+
+    The pairwise mask seed is agreed now, while the vector is not yet needed: the masked-input
+    phase is then only keystream expansion and integer adds.
+    """
+    share_sk, mask_sk = private
+    ciphertexts, share_secrets, mask_seeds = {}, {}, {}
+    for peer in sorted(peer_keys):
+        share_pk, mask_pk = peer_keys[peer]
+        shared = kdf.exchange(share_sk, share_pk, f"roster[{peer}].share_key")
+        share_secrets[peer] = shared
+        key = kdf.derive(shared, b"share-enc", session, round_index, dealer, peer)
+        plain = share_plaintext(dealer, peer, dealt[peer].seed_share, dealt[peer].key_share)
+        ciphertexts[peer] = aead.seal(params.aead, key, plain, share_aad(session, dealer, peer))
+        mask_shared = kdf.exchange(mask_sk, mask_pk, f"roster[{peer}].mask_key")
+        a, b = kdf.pair(dealer, peer)
+        mask_seeds[peer] = kdf.derive(mask_shared, b"mask", session, round_index, a, b)
+    return ciphertexts, share_secrets, mask_seeds

@@ -111,6 +111,7 @@ class SecAggServer:
         self._digests: dict[int, dict[int, bytes]] = {}  # dealer -> holder -> share digests
         self._gone: set[int] = set()  # clients that sent ClientAbort
         self._probe = X25519PrivateKey.generate()  # for trial exchanges only, never shared
+        self._keys_seen: set[bytes] = set()  # public keys advertised so far
         self.client_aborts: dict[int, str] = {}
         self._sum = np.zeros(params.length, dtype=params.dtype)
         self._survivors: list[int] = []
@@ -229,6 +230,8 @@ class SecAggServer:
         self.client_aborts[sender] = msg.reason
         self._gone.add(sender)
         reply = self._replies.pop(sender, None)
+        if isinstance(reply, AdvertiseKeys):
+            self._keys_seen -= {reply.share_key, reply.mask_key}
         if isinstance(reply, MaskedInputReply):  # already summed: take it out again
             p = self.params
             self._sum -= unpack(reply.vector, p.bits, p.length)
@@ -239,9 +242,10 @@ class SecAggServer:
             raise UnexpectedPeerError("sender", f"the cohort of {self.params.clients} is full")
         check_public_key(msg.share_key, "share_key", trial=self._probe)
         check_public_key(msg.mask_key, "mask_key", trial=self._probe)
-        seen = {k for m in self._replies.values() for k in (m.share_key, m.mask_key)}
-        if msg.share_key == msg.mask_key or {msg.share_key, msg.mask_key} & seen:
+        keys = {msg.share_key, msg.mask_key}
+        if len(keys) == 1 or keys & self._keys_seen:
             raise RosterError("share_key", "a public key already advertised (Sybil or replay)")
+        self._keys_seen |= keys  # the last check: the reply is stored right after
 
     def _check_share(self, sender: int, msg: ShareKeysReply) -> None:
         if set(msg.ciphertexts) != self._graph[sender]:
