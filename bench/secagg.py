@@ -5,7 +5,8 @@ Every run goes through ``run_secure_sum`` (real state machines, real crypto, byt
 Dropouts happen at the 'masked' phase, the costly case for the server: it must rebuild the
 pairwise masks of every dropped client. A repetition whose round aborts because some
 neighbourhood kept fewer than t live members counts as stalled; the last column sets the count
-beside the union bound on that chance (``stall_probability``). Usage::
+beside the union bound on that chance (``stall_probability``). Thresholds default to the least
+the split-view rule allows (t = n//2 + 1 on the full graph, k//2 + 1 on the sparse one). Usage::
 
     nice -n 10 python bench/secagg.py --n 10 100 500 --d 100000 1000000 --dropout 0 0.1 0.3 \
         --graph full sparse --reps 3 --json bench/secagg_results.jsonl
@@ -118,8 +119,10 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, nargs="+", default=[0.0, 0.1, 0.3])
     ap.add_argument("--graph", nargs="+", default=["full", "sparse"])
     ap.add_argument("--k", type=int, default=40, help="SecAgg+ neighbours (Flower's 41 shares)")
-    ap.add_argument("--t-full", type=float, default=0.5, help="full graph: t = ceil(frac * n)")
-    ap.add_argument("--t-sparse", type=int, default=20)
+    ap.add_argument(
+        "--t-full", type=float, default=None, help="full graph: t = ceil(frac * n); default n//2+1"
+    )
+    ap.add_argument("--t-sparse", type=int, default=None, help="default k//2+1 (2t > k)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", default=None, help="append one JSON line per cell")
     args = ap.parse_args()
@@ -133,12 +136,12 @@ def main() -> None:
         for d in (int(x) for x in args.d):
             for graph in args.graph:
                 for dropout in args.dropout:
-                    t = (
-                        max(2, math.ceil(args.t_full * n))
-                        if graph == "full"
-                        else min(args.t_sparse, n)
-                    )
                     k = args.k if graph == "sparse" else n - 1
+                    if graph == "full":
+                        frac = args.t_full
+                        t = n // 2 + 1 if frac is None else max(2, math.ceil(frac * n))
+                    else:
+                        t = k // 2 + 1 if args.t_sparse is None else min(args.t_sparse, n)
                     if graph == "sparse" and k >= n - 1:
                         continue  # same as the full graph
                     row = one(n, d, dropout, graph, k, t, args.reps)

@@ -103,8 +103,26 @@ class FederationConfig(_Strict):
 class SecureAggConfig(_Strict):
     mode: Literal["pairwise", "none", "he"] = "pairwise"
     graph: Literal["full", "sparse"] = "full"
-    neighbours: int | None = Field(default=None, ge=2)
-    threshold: float = Field(default=0.5, gt=0, le=1, description="Fraction t/n of survivors.")
+    neighbours: int | None = Field(
+        default=None, ge=2, description="SecAgg+ degree k (even); None: the parameter finder picks."
+    )
+    threshold: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Fraction t/m of the m holders of each secret (m = n, or k + 1 on the sparse "
+        "graph). None: the smallest t the security rule allows (2t > n, or 2t > k); a value "
+        "below it is refused. For mode 'he' it is the fewest uploads, None meaning half.",
+    )
+    stall_target: float = Field(
+        default=1e-6, gt=0, le=1, description="The abort risk per round the finder aims under."
+    )
+    dropout: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="The dropout rate the parameter finder plans for; None: federation.dropout.",
+    )
     record_transcript: bool = False
 
 

@@ -7,7 +7,7 @@ any transport can carry them; :func:`run_secure_sum` runs a whole round in one p
 from prism_secure.protocols.client import SecAggClient
 from prism_secure.protocols.driver import SecureSumResult, phase_names, run_secure_sum
 from prism_secure.protocols.errors import AbortedError, ProtocolViolation, SecAggError
-from prism_secure.protocols.params import SessionParams, count_bits
+from prism_secure.protocols.params import SessionParams, choose, count_bits
 from prism_secure.protocols.server import PHASES, AggregateResult, SecAggServer
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "SecAggServer",
     "SecureSumResult",
     "SessionParams",
+    "choose",
     "count_bits",
     "phase_names",
     "run_secure_sum",

@@ -6,40 +6,46 @@ client saw earlier in the round, and a request an honest server would not make r
 :class:`ProtocolViolation` subclass and aborts the client before anything more is released.
 
 States, in order: ``advertise`` -> ``share`` -> ``masked`` -> ``consistency`` -> ``unmask`` ->
-``done``; or ``aborted`` from anywhere.
+``done``; or ``aborted`` from anywhere. In both end states the client has wiped its self-mask
+seed, private keys, pairwise secrets and the shares it held. A client that aborts on its own
+(a refused message) has a ``ClientAbort`` for the server: :meth:`SecAggClient.abort_message`,
+also attached to the raised error as ``abort_message``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-import struct
 import time
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from prism_secure.protocols import aead, kdf, shamir
+from prism_secure.protocols.client_checks import (
+    check_roster,
+    check_survivors,
+    check_unmask_request,
+)
+from prism_secure.protocols.commitments import seed_commitment
+from prism_secure.protocols.dealing import deal, open_plaintext, seal_for_peers, share_aad
 from prism_secure.protocols.errors import (
     AbortedError,
-    BothSharesRequestedError,
-    DroppedAndAliveError,
     InconsistentSurvivorsError,
     MessageError,
     OutOfOrderError,
     ProtocolViolation,
     ReplayError,
-    RosterError,
-    SelfDroppedError,
     SessionMismatchError,
-    ShareDecryptionError,
     UnexpectedPeerError,
 )
-from prism_secure.protocols.graph import neighbours
+from prism_secure.protocols.graph import neighbours_of
+from prism_secure.protocols.masking import TAG_BYTES, masked_vector, survivor_tag
 from prism_secure.protocols.messages import (
     Abort,
     AdvertiseKeys,
+    ClientAbort,
     ConsistencyReply,
     ConsistencyRequest,
     MaskedInputReply,
@@ -53,31 +59,18 @@ from prism_secure.protocols.messages import (
     encode,
 )
 from prism_secure.protocols.params import SessionParams
-from prism_secure.protocols.prg import Expander
 from prism_secure.protocols.session import session_id as compute_session_id
-from prism_secure.protocols.vectors import check_input, pack
+from prism_secure.protocols.vectors import check_input
 
 STATES = ("advertise", "share", "masked", "consistency", "unmask", "done", "aborted")
-TAG_BYTES = 16
-_PRE_ROSTER_LIMIT = 16 << 20
+# The largest roster entry on the wire: a 5-byte id, then three 32-byte fields with their lengths.
+ROSTER_ENTRY_MAX = 5 + 3 * 33
+_REASON_CHARS = 1000
 
 
-def share_plaintext(sender: int, receiver: int, seed_share: int, key_share: int) -> bytes:
-    return (
-        struct.pack("<II", sender, receiver)
-        + shamir.share_to_bytes(seed_share)
-        + shamir.share_to_bytes(key_share)
-    )
-
-
-def share_aad(session: bytes, sender: int, receiver: int) -> bytes:
-    return session + struct.pack("<II", sender, receiver)
-
-
-def survivor_tag(key: bytes, session: bytes, survivors: list[int]) -> bytes:
-    """MAC over the survivor list; a peer holding the same key checks we saw the same list."""
-    body = session + struct.pack(f"<{len(survivors)}I", *survivors)
-    return hmac.new(key, body, hashlib.sha256).digest()[:TAG_BYTES]
+def pre_roster_limit(clients: int) -> int:
+    """The largest ShareKeysRequest a cohort of ``clients`` can produce, with header slack."""
+    return 256 + ROSTER_ENTRY_MAX * clients
 
 
 class SecAggClient:
@@ -97,16 +90,19 @@ class SecAggClient:
         model_digest: bytes,
     ) -> None:
         self.id = int(client_id)
+        if not 0 <= self.id < 2**32:
+            raise ValueError(f"client id must lie in [0, 2^32), got {client_id}")
         self.params = params
         self.round = int(round_index)
         self.model_digest = bytes(model_digest)
         self._input = check_input(vector, params.bits, params.length)
-        self._share_sk = X25519PrivateKey.generate()
-        self._mask_sk = X25519PrivateKey.generate()
+        self._share_sk: X25519PrivateKey | None = X25519PrivateKey.generate()
+        self._mask_sk: X25519PrivateKey | None = X25519PrivateKey.generate()
         self._seed = os.urandom(32)  # self-mask seed: fresh every round
         self.state = "advertise"
         self.abort_reason: str | None = None
-        self._limit = _PRE_ROSTER_LIMIT
+        self._own_abort = False
+        self._limit = pre_roster_limit(params.clients)
         self._session: bytes = b""
         self._roster: dict[int, tuple[bytes, bytes]] = {}
         self._peers: frozenset[int] = frozenset()
@@ -117,6 +113,11 @@ class SecAggClient:
         self._my_key_share = 0
         self._held: dict[int, tuple[int, int]] = {}  # peer -> (seed share, key share)
         self._survivors: list[int] = []
+        self._public_keys = (
+            self._share_sk.public_key().public_bytes_raw(),
+            self._mask_sk.public_key().public_bytes_raw(),
+        )
+        self._commitment = seed_commitment(self._seed, self.id, self.round)
 
     # ---- public surface --------------------------------------------------------------------
 
@@ -129,8 +130,9 @@ class SecAggClient:
             AdvertiseKeys(
                 sender=self.id,
                 round=self.round,
-                share_key=self._share_sk.public_key().public_bytes_raw(),
-                mask_key=self._mask_sk.public_key().public_bytes_raw(),
+                share_key=self._public_keys[0],
+                mask_key=self._public_keys[1],
+                seed_commitment=self._commitment,
             )
         )
 
@@ -138,35 +140,68 @@ class SecAggClient:
         """Handle one server message; return what to send back (zero or one message)."""
         if self.state == "aborted":
             raise AbortedError(f"client already aborted: {self.abort_reason}")
+        if self.state == "done":
+            raise ReplayError("the round is complete; nothing more is accepted")
         message = decode(data, max_size=self._limit)  # MessageError leaves the state as it was
         if isinstance(message, Abort):
             if message.round != self.round:
                 raise ReplayError(f"abort for round {message.round}, we are in {self.round}")
+            phase = self.state
             self._abort(f"server aborted: {message.reason}")
-            raise AbortedError(message.reason, phase=self.state)
+            raise AbortedError(message.reason, phase=phase)
         self._check_order(message)
         try:
             if self._session and message.session_id != self._session:
                 raise SessionMismatchError("session_id", "differs from the session we joined")
             reply = self._dispatch(message)
         except (ProtocolViolation, AbortedError) as exc:
-            self._abort(str(exc))
+            self._abort(str(exc), own=True)
+            exc.abort_message = self.abort_message()
             raise
         return [encode(reply)]
+
+    def abort_message(self) -> bytes | None:
+        """The ``ClientAbort`` to send the server after this client refused a message, else None."""
+        if self.state != "aborted" or not self._own_abort:
+            return None
+        reason = (self.abort_reason or "aborted")[:_REASON_CHARS]
+        return encode(ClientAbort(sender=self.id, round=self.round, reason=reason))
 
     @property
     def session_id(self) -> bytes:
         return self._session
 
+    @property
+    def holds_secrets(self) -> bool:
+        """Whether any secret of this round is still in memory (False once done or aborted)."""
+        return any(self._secrets().values())
+
     # ---- checks ------------------------------------------------------------------------------
 
-    def _abort(self, reason: str) -> None:
-        self.state = "aborted"
-        self.abort_reason = reason
+    def _secrets(self) -> dict[str, Any]:
+        return {
+            "seed": self._seed,
+            "share_key": self._share_sk,
+            "mask_key": self._mask_sk,
+            "pairwise": self._share_secrets or self._mask_seeds,
+            "held": self._held or self._my_seed_share or self._my_key_share,
+        }
+
+    def _wipe(self) -> None:
+        """Forget every secret of the round (Python cannot zero memory; drop the references)."""
         self._seed = b""
-        self._held.clear()
+        self._share_sk = self._mask_sk = None
         self._share_secrets.clear()
         self._mask_seeds.clear()
+        self._held.clear()
+        self._my_seed_share = self._my_key_share = 0
+        self._input = np.empty(0, dtype=self.params.dtype)
+
+    def _abort(self, reason: str, *, own: bool = False) -> None:
+        self.state = "aborted"
+        self.abort_reason = reason
+        self._own_abort = own
+        self._wipe()
 
     def _check_order(self, message: Message) -> None:
         if not message.FROM_SERVER:
@@ -201,19 +236,9 @@ class SecAggClient:
     # ---- phases --------------------------------------------------------------------------------
 
     def _on_share_keys(self, msg: ShareKeysRequest) -> ShareKeysReply:
-        ids = [e.client for e in msg.roster]
-        if len(set(ids)) != len(ids):
-            raise RosterError("roster", "duplicate client ids")
-        keys = [e.share_key for e in msg.roster] + [e.mask_key for e in msg.roster]
-        if len(set(keys)) != len(keys):
-            raise RosterError("roster", "a public key is advertised twice (Sybil or replay)")
-        roster = {e.client: (e.share_key, e.mask_key) for e in msg.roster}
-        mine = (
-            self._share_sk.public_key().public_bytes_raw(),
-            self._mask_sk.public_key().public_bytes_raw(),
+        roster = check_roster(
+            msg.roster, self.params.clients, self.id, self._public_keys, self._commitment
         )
-        if roster.get(self.id) != mine:
-            raise RosterError("roster", "our own public keys are missing or altered")
         self._need(len(roster), "clients advertised keys")
         expected = compute_session_id(self.params, self.round, self.model_digest, msg.roster)
         if not hmac.compare_digest(expected, msg.session_id):
@@ -223,34 +248,36 @@ class SecAggClient:
         self._session = expected
         self._roster = roster
         self._limit = 4096 + 256 * len(roster)
-        degree = self.params.neighbours if self.params.graph == "sparse" else None
-        self._peers = neighbours(list(roster), expected, degree)[self.id]
-        holders = sorted(self._peers | {self.id})
-        t = self.params.threshold
-        seed_shares = shamir.split(
-            int.from_bytes(self._seed, "little"), t, [h + 1 for h in holders]
+        self._peers = neighbours_of(self.id, roster, expected, self.params.degree)
+        assert self._share_sk is not None and self._mask_sk is not None
+        dealt = deal(
+            expected,
+            self.id,
+            self._seed,
+            self._mask_sk.private_bytes_raw(),
+            sorted(self._peers | {self.id}),
+            self.params.threshold,
         )
-        key_int = int.from_bytes(self._mask_sk.private_bytes_raw(), "little")
-        key_shares = shamir.split(key_int, t, [h + 1 for h in holders])
-        self._my_seed_share = seed_shares[self.id + 1]
-        self._my_key_share = key_shares[self.id + 1]
-        ciphertexts = {}
-        for peer in sorted(self._peers):
-            shared = kdf.exchange(self._share_sk, roster[peer][0])
-            self._share_secrets[peer] = shared
-            key = kdf.derive(shared, b"share-enc", expected, self.round, self.id, peer)
-            plain = share_plaintext(self.id, peer, seed_shares[peer + 1], key_shares[peer + 1])
-            ciphertexts[peer] = aead.seal(
-                self.params.aead, key, plain, share_aad(expected, self.id, peer)
-            )
-            # Agree on the pairwise mask seed now, while the vector is not yet needed: the
-            # masked-input phase is then only keystream expansion and integer adds.
-            mask_shared = kdf.exchange(self._mask_sk, roster[peer][1])
-            a, b = kdf.pair(self.id, peer)
-            self._mask_seeds[peer] = kdf.derive(mask_shared, b"mask", expected, self.round, a, b)
+        self._my_seed_share, self._my_key_share = (
+            dealt[self.id].seed_share,
+            dealt[self.id].key_share,
+        )
+        ciphertexts, self._share_secrets, self._mask_seeds = seal_for_peers(
+            self.params,
+            expected,
+            self.round,
+            self.id,
+            (self._share_sk, self._mask_sk),
+            {peer: roster[peer] for peer in self._peers},
+            dealt,
+        )
         self.state = "masked"
         return ShareKeysReply(
-            sender=self.id, round=self.round, session_id=expected, ciphertexts=ciphertexts
+            sender=self.id,
+            round=self.round,
+            session_id=expected,
+            ciphertexts=ciphertexts,
+            share_digests={h: d.digests for h, d in dealt.items()},
         )
 
     def _on_masked_input(self, msg: MaskedInputRequest) -> MaskedInputReply:
@@ -258,6 +285,10 @@ class SecAggClient:
         stray = senders - self._peers
         if stray:
             raise UnexpectedPeerError("ciphertexts", f"not our neighbours: {sorted(stray)[:5]}")
+        if set(msg.share_digests) != senders:
+            raise UnexpectedPeerError(
+                "share_digests", "must cover exactly the ciphertexts' senders"
+            )
         self._need(len(senders) + 1, "clients completed key sharing")
         held: dict[int, tuple[int, int]] = {}
         for peer in sorted(senders):
@@ -270,33 +301,17 @@ class SecAggClient:
                 share_aad(self._session, peer, self.id),
                 field=f"ciphertexts[{peer}]",
             )
-            if struct.unpack("<II", plain[:8]) != (peer, self.id):
-                raise ShareDecryptionError(f"ciphertexts[{peer}]", "ids inside do not match")
-            try:
-                seed_share = shamir.share_from_bytes(plain[8:74])
-                key_share = shamir.share_from_bytes(plain[74:140])
-            except ValueError as exc:
-                raise ShareDecryptionError(f"ciphertexts[{peer}]", str(exc)) from None
-            held[peer] = (seed_share, key_share)
+            held[peer] = open_plaintext(
+                plain, self._session, peer, self.id, msg.share_digests[peer]
+            )
         held[self.id] = (self._my_seed_share, self._my_key_share)
         self._held = held
 
         start = time.perf_counter()
-        p = self.params
-        expander = Expander(p.length, p.dtype, p.prg)
-        masked = self._input  # our own copy, masked in place
-        masked += expander(self._seed)
-        for peer in sorted(senders):
-            stream = expander(self._mask_seeds[peer])
-            if self.id < peer:
-                masked += stream
-            else:
-                masked -= stream
+        pairwise = {peer: self._mask_seeds[peer] for peer in senders}  # who shared keys with us
+        vector = masked_vector(self._input, self._seed, pairwise, self.id, self.params)
         self._mask_seeds.clear()  # a pairwise seed masks exactly one vector
-        if p.bits < p.dtype.itemsize * 8:
-            masked &= np.asarray(p.modulus_mask, dtype=p.dtype)
-        self._input = np.empty(0, dtype=p.dtype)
-        vector = pack(masked, p.bits)
+        self._input = np.empty(0, dtype=self.params.dtype)
         self.masking_seconds = time.perf_counter() - start
         self.state = "consistency"
         return MaskedInputReply(
@@ -305,13 +320,7 @@ class SecAggClient:
 
     def _on_consistency(self, msg: ConsistencyRequest) -> ConsistencyReply:
         survivors = list(msg.survivors)
-        if survivors != sorted(set(survivors)):
-            raise InconsistentSurvivorsError("survivors", "must be sorted and unique")
-        if self.id not in survivors:
-            raise InconsistentSurvivorsError("survivors", "our own masked input is listed missing")
-        unknown = set(survivors) - set(self._roster)
-        if unknown:
-            raise UnexpectedPeerError("survivors", f"never advertised keys: {sorted(unknown)[:5]}")
+        check_survivors(survivors, self.id, self._roster)
         self._need(len(survivors), "masked inputs reached the server")
         self._survivors = survivors
         tags = {}
@@ -326,27 +335,7 @@ class SecAggClient:
         )
 
     def _on_unmask(self, msg: UnmaskRequest) -> UnmaskReply:
-        survivors, dropped = set(msg.survivors), set(msg.dropped)
-        seed_for, key_for = set(msg.seed_for), set(msg.key_for)
-        if self.id in dropped:
-            raise SelfDroppedError("dropped", "this client is listed as dropped")
-        both = survivors & dropped
-        if both:
-            raise DroppedAndAliveError("dropped", f"also listed alive: {sorted(both)[:5]}")
-        twice = seed_for & key_for
-        if twice:
-            raise BothSharesRequestedError("key_for", f"both shares asked of {sorted(twice)[:5]}")
-        holders = set(self._held)
-        alive_then = set(self._survivors)
-        if survivors != holders & alive_then or dropped != holders - alive_then:
-            raise InconsistentSurvivorsError(
-                "survivors", "contradicts the survivor list of the consistency round"
-            )
-        if not seed_for <= survivors or not key_for <= dropped:
-            raise InconsistentSurvivorsError("seed_for", "requests do not match the lists")
-        stray = set(msg.tags) - (holders & alive_then) | ({self.id} & set(msg.tags))
-        if stray:
-            raise UnexpectedPeerError("tags", f"tags from unexpected peers {sorted(stray)[:5]}")
+        check_unmask_request(msg, self.id, set(self._held), set(self._survivors))
         for peer, tag in msg.tags.items():
             key = kdf.derive(
                 self._share_secrets[peer], b"consistency", self._session, self.round, peer, self.id
@@ -356,10 +345,10 @@ class SecAggClient:
                     f"tags[{peer}]", "peer saw a different survivor list (or a forged tag)"
                 )
         self._need(len(msg.tags) + 1, "clients confirmed the survivor list")
-        seed_shares = {i: shamir.share_to_bytes(self._held[i][0]) for i in sorted(seed_for)}
-        key_shares = {i: shamir.share_to_bytes(self._held[i][1]) for i in sorted(key_for)}
+        seed_shares = {i: shamir.share_to_bytes(self._held[i][0]) for i in sorted(msg.seed_for)}
+        key_shares = {i: shamir.share_to_bytes(self._held[i][1]) for i in sorted(msg.key_for)}
         self.state = "done"
-        self._held.clear()
+        self._wipe()
         return UnmaskReply(
             sender=self.id,
             round=self.round,
@@ -369,4 +358,11 @@ class SecAggClient:
         )
 
 
-__all__ = ["STATES", "SecAggClient", "MessageError"]
+__all__ = [
+    "STATES",
+    "MessageError",
+    "SecAggClient",
+    "pre_roster_limit",
+    "survivor_tag",
+    "TAG_BYTES",
+]

@@ -1,7 +1,8 @@
 """Run one secure sum in-process: real client and server state machines, only bytes between them.
 
 This is what the training engine calls. Every byte a client sends or receives is counted; the
-server object only ever receives bytes, so it holds no plaintext input.
+server object only ever receives bytes, so it holds no plaintext input. A client that refuses a
+message sends its ``ClientAbort`` to the server, which drops it like a dropout.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from pydantic import BaseModel, ConfigDict
 
 from prism_secure.protocols.client import SecAggClient
 from prism_secure.protocols.errors import AbortedError, SecAggError
-from prism_secure.protocols.params import SessionParams, count_bits, default_neighbours
+from prism_secure.protocols.params import (
+    SessionParams,
+    count_bits,
+    default_neighbours,
+    min_threshold,
+)
 from prism_secure.protocols.server import PHASES, SecAggServer
 
 
@@ -38,17 +44,21 @@ class SecureSumResult(BaseModel):
     client_masking_seconds: float  # median time to build the masked vector (keystream-bound part)
     server_seconds: float
     transcript: dict[int, np.ndarray] | None = None
+    client_aborts: dict[int, str] = {}  # clients that refused a message, and why
 
 
 def resolve_params(
     inputs: dict[int, np.ndarray],
     *,
     bits: int | None,
-    threshold: int,
+    threshold: int | None,
     graph: Literal["full", "sparse"],
     neighbours: int | None,
 ) -> SessionParams:
-    """Session parameters for these inputs; ``bits=None`` needs 0/1 inputs."""
+    """Session parameters for these inputs; ``bits=None`` needs 0/1 inputs.
+
+    The cohort size is the number of inputs; ``threshold=None`` takes the smallest secure t.
+    """
     if not inputs:
         raise ValueError("inputs is empty")
     lengths = {int(np.asarray(v).shape[0]) for v in inputs.values()}
@@ -65,12 +75,11 @@ def resolve_params(
         bits = count_bits(n)
     if graph == "sparse" and neighbours is None:
         neighbours = default_neighbours(n)
+    k = neighbours if graph == "sparse" else None
+    if threshold is None:
+        threshold = min_threshold(graph, n, k)
     return SessionParams(
-        threshold=threshold,
-        bits=bits,
-        length=lengths.pop(),
-        graph=graph,
-        neighbours=neighbours if graph == "sparse" else None,
+        threshold=threshold, bits=bits, length=lengths.pop(), clients=n, graph=graph, neighbours=k
     )
 
 
@@ -78,7 +87,7 @@ def run_secure_sum(
     inputs: dict[int, np.ndarray],
     *,
     bits: int | None = None,
-    threshold: int,
+    threshold: int | None = None,
     graph: Literal["full", "sparse"] = "full",
     neighbours: int | None = None,
     round_index: int,
@@ -91,7 +100,8 @@ def run_secure_sum(
     """Securely sum ``inputs`` (client id -> integer vector); see the module docstring.
 
     ``dropouts`` maps a client id to the phase (one of :func:`phase_names`) whose message it never
-    sends. Fewer than ``threshold`` clients left at any phase raises :class:`AbortedError`.
+    sends. Fewer than ``threshold`` clients left at any phase raises :class:`AbortedError`;
+    ``threshold=None`` takes the smallest that the security rule allows (2t > n, or 2t > k).
     """
     params = resolve_params(
         inputs, bits=bits, threshold=threshold, graph=graph, neighbours=neighbours
@@ -139,7 +149,6 @@ def run_secure_sum(
         cpu[cid] += time.perf_counter() - start
         send(cid, data)
 
-    client_failure: SecAggError | None = None
     for phase_index in range(len(PHASES)):
         outgoing = server.advance()
         next_phase = PHASES[phase_index + 1] if phase_index + 1 < len(PHASES) else None
@@ -150,9 +159,9 @@ def run_secure_sum(
             start = time.perf_counter()
             try:
                 replies = clients[cid].receive(data)
-            except AbortedError as exc:
-                client_failure = client_failure or exc
-                replies = []
+            except SecAggError as exc:  # a refusal: forward its ClientAbort, if it has one
+                replies = [exc.abort_message] if exc.abort_message else []
+                gone.add(cid)
             spent = time.perf_counter() - start
             cpu[cid] += spent
             if next_phase == "masked":
@@ -164,8 +173,6 @@ def run_secure_sum(
                 send(cid, reply)
         if server.aborted is not None:
             raise server.aborted
-        if client_failure is not None:  # pragma: no cover - an honest server never causes this
-            raise client_failure
 
     result = server.result()
     stayed = [c for c in ids if c not in dropouts] or ids
@@ -181,6 +188,7 @@ def run_secure_sum(
         client_masking_seconds=statistics.median(masking[c] for c in stayed),
         server_seconds=sum(server.seconds.values()),
         transcript=result.transcript,
+        client_aborts=dict(server.client_aborts),
     )
 
 

@@ -5,6 +5,11 @@ and strings carry a varint length, lists a varint count, dicts a count then key/
 nested model its own fields. Decoding reads the same shapes back with a bound check before every
 read, then hands the values to pydantic, so every constraint on the model is checked at the
 boundary. Any failure becomes a :class:`MessageError` naming the field.
+
+Every message has exactly one encoding: a varint must be minimal and fit 64 bits, a bool is 0 or
+1, and dict keys are written in increasing order and must be read back strictly increasing. So
+``encode(decode(b)) == b`` for every ``b`` that decodes, and a digest of a message's bytes is a
+digest of the message.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ class _Cursor:
     __slots__ = ("buf", "pos")
 
     def __init__(self, buf: bytes | memoryview) -> None:
-        self.buf = memoryview(buf)
+        self.buf = bytes(buf)  # indexing bytes is fast, and slices are the values we return
         self.pos = 0
 
-    def take(self, n: int, field: str) -> memoryview:
+    def take(self, n: int, field: str) -> bytes:
         end = self.pos + n
         if end > len(self.buf):
             raise MessageError(field, f"truncated: needs {n} bytes, {self.remaining} left")
@@ -54,14 +59,33 @@ def write_varint(out: bytearray, value: int) -> None:
 
 
 def read_varint(cur: _Cursor, field: str) -> int:
+    buf, pos = cur.buf, cur.pos
+    if pos < len(buf) and buf[pos] < 0x80:  # the common one-byte case
+        cur.pos = pos + 1
+        return buf[pos]
     value = shift = 0
-    for _ in range(10):
-        byte = cur.take(1, field)[0]
+    for i in range(10):
+        if pos >= len(buf):
+            raise MessageError(field, "truncated: inside a varint")
+        byte = buf[pos]
+        pos += 1
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
+            if byte == 0 and i:
+                raise MessageError(field, "non-minimal varint (a zero final byte)")
+            if value >> 64:
+                raise MessageError(field, "varint exceeds 64 bits")
+            cur.pos = pos
             return value
         shift += 7
     raise MessageError(field, "varint longer than 10 bytes")
+
+
+def _read_bool(cur: _Cursor, field: str) -> bool:
+    byte = cur.take(1, field)[0]
+    if byte > 1:
+        raise MessageError(field, f"a bool is 0 or 1, got {byte}")
+    return bool(byte)
 
 
 def _unwrap(tp: Any) -> Any:
@@ -77,7 +101,7 @@ def _write_bytes(out: bytearray, value: bytes) -> None:
 
 
 def _read_bytes(cur: _Cursor, field: str) -> bytes:
-    return bytes(cur.take(read_varint(cur, field), field))
+    return cur.take(read_varint(cur, field), field)
 
 
 def _write_str(out: bytearray, value: str) -> None:
@@ -103,7 +127,7 @@ def _codec(tp: Any) -> tuple[Writer, Reader]:
     tp = _unwrap(tp)
     origin = get_origin(tp)
     if tp is bool:
-        return (lambda o, v: o.append(1 if v else 0)), (lambda c, f: bool(c.take(1, f)[0]))
+        return (lambda o, v: o.append(1 if v else 0)), _read_bool
     if tp is int:
         return write_varint, read_varint
     if tp is bytes:
@@ -132,17 +156,21 @@ def _codec(tp: Any) -> tuple[Writer, Reader]:
 
         def write_dict(out: bytearray, value: dict[Any, Any]) -> None:
             write_varint(out, len(value))
-            for k, v in value.items():
+            for k in sorted(value):
                 kw(out, k)
-                vw(out, v)
+                vw(out, value[k])
 
         def read_dict(cur: _Cursor, field: str) -> dict[Any, Any]:
-            result = {}
+            result: dict[Any, Any] = {}
+            last = None
             for _ in range(_read_count(cur, field)):
                 key = kr(cur, field)
                 if key in result:
                     raise MessageError(field, f"duplicate key {key!r}")
+                if last is not None and key < last:
+                    raise MessageError(field, f"key {key!r} out of increasing order")
                 result[key] = vr(cur, field)
+                last = key
             return result
 
         return write_dict, read_dict

@@ -8,7 +8,11 @@ Three families, because callers react differently to each:
   dropped without changing state, so a duplicated packet cannot kill a round.
 - :class:`ProtocolViolation` and its subclasses: a well-formed, timely message that an honest
   server would never send. The client refuses it and aborts; nothing further is released.
-- :class:`AbortedError`: too few parties remain (below the threshold t), or a peer told us to stop.
+- :class:`AbortedError`: too few parties remain (below the threshold t), a dealer's shares do not
+  reconstruct what it committed to (:class:`DealerError`), or a peer told us to stop.
+
+A client that refuses a message aborts; the error it raises carries ``abort_message``, the encoded
+``ClientAbort`` to send the server so that the server drops it at once instead of waiting.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from prism_secure.errors import PrismError
 
 class SecAggError(PrismError):
     """Base class of every error the secure-aggregation protocol raises on purpose."""
+
+    abort_message: bytes | None = None  # set by a client that aborted: send it to the server
 
 
 class AbortedError(SecAggError):
@@ -30,6 +36,23 @@ class AbortedError(SecAggError):
         self.reason = reason
         self.phase = phase
         super().__init__(f"secure aggregation aborted{f' in {phase}' if phase else ''}: {reason}")
+
+
+class DealerError(AbortedError):
+    """A dealer's verified shares do not reconstruct the secret it committed to: ``dealer``."""
+
+    def __init__(self, dealer: int, kind: str) -> None:
+        self.dealer = dealer
+        self.kind = kind
+        super().__init__(
+            f"client {dealer} dealt inconsistent {kind} shares (they do not reconstruct its "
+            "commitment); nothing is released",
+            phase="unmask",
+        )
+
+
+class ParameterError(SecAggError, ValueError):
+    """No threshold and graph meet the security rule and the stall bound asked for."""
 
 
 class MessageError(SecAggError, ValueError):
@@ -90,3 +113,20 @@ class SelfDroppedError(ProtocolViolation):
 
 class InconsistentSurvivorsError(ProtocolViolation):
     """The survivor or dropout list contradicts the consistency round, or a peer saw another."""
+
+
+class InvalidPublicKeyError(ProtocolViolation):
+    """An X25519 public key that is non-canonical or of small order (it would zero the secret)."""
+
+
+class BadShareError(ProtocolViolation):
+    """A share in an UnmaskReply differs from the digest its dealer sent; ``sender`` sent it."""
+
+    def __init__(self, sender: int, owner: int, kind: str) -> None:
+        self.sender = sender
+        self.owner = owner
+        self.kind = kind
+        super().__init__(
+            f"{kind}_shares[{owner}]",
+            f"client {sender} sent a share that is not the one client {owner} dealt it",
+        )

@@ -9,8 +9,10 @@ from __future__ import annotations
 import struct
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from prism_secure.protocols.keys import exchange as _checked_exchange
 
 PURPOSES = (b"share-enc", b"mask", b"consistency")
 
@@ -26,9 +28,9 @@ def derive(
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
 
 
-def exchange(private: X25519PrivateKey, public: bytes) -> bytes:
-    """Raw X25519 shared secret with a peer's 32-byte public key."""
-    return private.exchange(X25519PublicKey.from_public_bytes(public))
+def exchange(private: X25519PrivateKey, public: bytes, field: str = "public_key") -> bytes:
+    """Raw X25519 shared secret with a peer's 32-byte public key; a bad key is a typed error."""
+    return _checked_exchange(private, public, field)
 
 
 def pair(a: int, b: int) -> tuple[int, int]:

@@ -3,6 +3,10 @@
 Wire form: one byte of format version, one byte of message type, then the fields as
 :mod:`prism_secure.protocols.encoding` writes them. Decoding checks the size limit first, then the
 header, then every field constraint below; anything wrong is a :class:`MessageError`.
+
+Version 2 added the self-mask seed commitment (AdvertiseKeys, RosterEntry), the share digests
+(ShareKeysReply, MaskedInputRequest) and ClientAbort; its integers and dict keys have exactly one
+encoding (see :mod:`prism_secure.protocols.encoding`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from prism_secure.protocols.encoding import decode_fields, encode_fields
 from prism_secure.protocols.errors import MessageError
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 
 ClientId = Annotated[int, Field(ge=0, lt=2**32)]
 Round = Annotated[int, Field(ge=0, lt=2**63)]
@@ -24,6 +28,10 @@ Tag = Annotated[bytes, Field(min_length=16, max_length=16)]
 # 12-byte nonce + 4 + 4 byte ids + two 66-byte shares + 16-byte tag.
 Ciphertext = Annotated[bytes, Field(min_length=168, max_length=168)]
 Share = Annotated[bytes, Field(min_length=66, max_length=66)]
+Commitment = Annotated[bytes, Field(min_length=32, max_length=32)]
+# 16-byte digest of the seed share, then 16 of the key share (see commitments.py).
+ShareDigests = Annotated[bytes, Field(min_length=32, max_length=32)]
+Reason = Annotated[str, Field(max_length=1000)]
 
 
 class Message(BaseModel):
@@ -39,23 +47,27 @@ class Message(BaseModel):
 
 
 class AdvertiseKeys(Message):
-    """Phase 0: a client's two fresh X25519 public keys (share encryption, mask derivation)."""
+    """Phase 0: a client's two fresh X25519 public keys (share encryption, mask derivation) and
+    its commitment to this round's self-mask seed."""
 
     TYPE, PHASE, FROM_SERVER = 1, 0, False
     sender: ClientId
     round: Round
     share_key: PublicKey
     mask_key: PublicKey
+    seed_commitment: Commitment
 
 
 class ShareKeysReply(Message):
-    """Phase 1: the client's shares, each encrypted to one neighbour."""
+    """Phase 1: the client's shares, each encrypted to one neighbour, and the digests of the
+    shares it dealt each holder (its neighbours and itself), which the server keeps."""
 
     TYPE, PHASE, FROM_SERVER = 3, 1, False
     sender: ClientId
     round: Round
     session_id: SessionId
     ciphertexts: dict[ClientId, Ciphertext]
+    share_digests: dict[ClientId, ShareDigests]
 
 
 class MaskedInputReply(Message):
@@ -97,6 +109,7 @@ class RosterEntry(BaseModel):
     client: ClientId
     share_key: PublicKey
     mask_key: PublicKey
+    seed_commitment: Commitment
 
 
 class ShareKeysRequest(Message):
@@ -109,12 +122,14 @@ class ShareKeysRequest(Message):
 
 
 class MaskedInputRequest(Message):
-    """Phase 2: the ciphertexts other clients addressed to this one."""
+    """Phase 2: the ciphertexts other clients addressed to this one, with their dealers' digests
+    of the shares inside (the client checks them, so a wrong digest is caught before unmasking)."""
 
     TYPE, PHASE, FROM_SERVER = 4, 2, True
     round: Round
     session_id: SessionId
     ciphertexts: dict[ClientId, Ciphertext]
+    share_digests: dict[ClientId, ShareDigests]
 
 
 class ConsistencyRequest(Message):
@@ -140,11 +155,23 @@ class UnmaskRequest(Message):
 
 
 class Abort(Message):
-    """Either direction: the sender stopped the round; the reason is for logs."""
+    """Server to client: the round stopped (too few left, or a dealer cheated); for logs."""
 
     TYPE, PHASE, FROM_SERVER = 15, -1, True
     round: Round
-    reason: Annotated[str, Field(max_length=1000)]
+    reason: Reason
+
+
+class ClientAbort(Message):
+    """Client to server, at any phase: the sender refused a message and left the round.
+
+    The server drops the sender like a dropout and records the reason.
+    """
+
+    TYPE, PHASE, FROM_SERVER = 14, -1, False
+    sender: ClientId
+    round: Round
+    reason: Reason
 
 
 MESSAGE_TYPES: dict[int, type[Message]] = {
@@ -160,6 +187,7 @@ MESSAGE_TYPES: dict[int, type[Message]] = {
         UnmaskRequest,
         UnmaskReply,
         Abort,
+        ClientAbort,
     )
 }
 

@@ -1,15 +1,28 @@
-"""Session parameters both sides agree on before a round, and the modulus they imply."""
+"""Session parameters both sides agree on before a round, and the modulus they imply.
+
+:func:`choose` (from :mod:`prism_secure.protocols.finder`) picks the graph, k and t for a cohort
+and a dropout rate; the stall and split bounds live in :mod:`prism_secure.protocols.stall`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from prism_secure.protocols.finder import Choice, candidates, choose
+from prism_secure.protocols.security import min_threshold, rule_text
+from prism_secure.protocols.stall import (
+    default_neighbours,
+    neighbourhood_size,
+    split_probability,
+    stall_probability,
+)
+
 MAX_BITS = 62  # sums must fit the int64 result exactly
+MAX_CLIENTS = 1 << 20
 
 
 def count_bits(n: int) -> int:
@@ -31,14 +44,19 @@ class SessionParams(BaseModel):
     """Public parameters; a client refuses a session whose id does not bind exactly these.
 
     ``threshold`` (t) is the Shamir threshold and the fewest clients allowed to remain at any phase.
-    With ``graph="sparse"`` (SecAgg+) each client shares only with its ``neighbours`` (k, even) on a
-    Harary graph chosen from the session id, so t must be at most k + 1.
+    ``clients`` (n) is the declared cohort size: no roster may be longer, and it sets the rule
+    t must meet. With ``graph="sparse"`` (SecAgg+) each client shares only with its
+    ``neighbours`` (k, even) on a Harary graph chosen from the session id, so t <= k + 1.
+    Refused: 2t <= n on the full graph, 2t <= k on the sparse one (see
+    :mod:`prism_secure.protocols.security`: a server showing two groups different survivor lists
+    would learn an input).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     threshold: int = Field(ge=2)
     bits: int = Field(ge=1, le=MAX_BITS)
     length: int = Field(ge=1, lt=2**40)
+    clients: int = Field(ge=2, le=MAX_CLIENTS)
     graph: Literal["full", "sparse"] = "full"
     neighbours: int | None = Field(default=None, ge=2)
     prg: Literal["aes-ctr", "chacha20"] = "aes-ctr"
@@ -56,6 +74,15 @@ class SessionParams(BaseModel):
                     f"threshold {self.threshold} exceeds neighbours + 1 = {self.neighbours + 1}: "
                     "no neighbourhood could ever reconstruct a secret"
                 )
+        if self.threshold > self.clients:
+            raise ValueError(f"threshold {self.threshold} exceeds clients = {self.clients}")
+        least = min_threshold(self.graph, self.clients, self.neighbours)
+        if self.threshold < least:
+            raise ValueError(
+                f"threshold {self.threshold} is insecure: the rule {rule_text(self.graph)} needs "
+                f"t >= {least} here; with less, a server that tells some holders a client "
+                "survived and others that it dropped gets both of its secrets"
+            )
         return self
 
     @property
@@ -70,44 +97,29 @@ class SessionParams(BaseModel):
     def packed_size(self) -> int:
         return (self.length * self.bits + 7) // 8
 
+    @property
+    def degree(self) -> int | None:
+        """The graph's k, or None on the full graph."""
+        return self.neighbours if self.graph == "sparse" else None
+
     def digest(self) -> bytes:
         """A canonical hash of the parameters, bound into the session id."""
         text = self.model_dump_json()
-        return hashlib.sha256(b"prism-secagg/v1/params\x00" + text.encode()).digest()
+        return hashlib.sha256(b"prism-secagg/v2/params\x00" + text.encode()).digest()
 
 
-def default_neighbours(n: int) -> int:
-    """SecAgg+ degree k = 2 ceil(log2 n) (Bell et al.: O(log n)); even, as the graph needs."""
-    return 2 * max(1, (n - 1).bit_length())
-
-
-def neighbourhood_size(n: int, graph: str, neighbours: int | None) -> int:
-    """Clients in one neighbourhood, the client itself included: n on the full graph, else k + 1."""
-    if graph == "full":
-        return n
-    k = default_neighbours(n) if neighbours is None else neighbours
-    return min(n, k + 1)
-
-
-def stall_probability(n: int, neighbourhood: int, threshold: int, dropout: float) -> float:
-    """Upper bound on the chance that a round aborts because some neighbourhood falls below t.
-
-    Each client drops independently with probability ``dropout``; a surviving client needs
-    ``threshold - 1`` live neighbours out of ``neighbourhood - 1`` (union bound over the n
-    clients). Bell et al. choose k so that this is negligible for the dropout rate expected;
-    on the full graph it is the chance that fewer than t of n survive.
-    """
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-    if neighbourhood >= n:  # full graph: fewer than t of the n clients survive
-        return _binomial_cdf(threshold - 1, n, 1.0 - dropout)
-    # a survivor with at most t - 2 live neighbours cannot gather t shares of its own secrets
-    return min(1.0, n * _binomial_cdf(threshold - 2, neighbourhood - 1, 1.0 - dropout))
-
-
-def _binomial_cdf(x: int, trials: int, p: float) -> float:
-    """P(Binomial(trials, p) <= x), summed exactly."""
-    if x < 0:
-        return 0.0
-    q = 1.0 - p
-    return min(1.0, sum(math.comb(trials, j) * p**j * q ** (trials - j) for j in range(x + 1)))
+__all__ = [
+    "MAX_BITS",
+    "MAX_CLIENTS",
+    "Choice",
+    "SessionParams",
+    "candidates",
+    "choose",
+    "count_bits",
+    "default_neighbours",
+    "min_threshold",
+    "neighbourhood_size",
+    "split_probability",
+    "stall_probability",
+    "storage_dtype",
+]

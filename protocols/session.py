@@ -1,7 +1,8 @@
 """The session id: one hash over everything a round depends on.
 
-It covers the parameters, the round number, the digest of the global model the server sent, and
-every advertised public key with its client id. Each client computes it from what *it* received;
+It covers the parameters (the declared cohort size included), the round number, the digest of
+the global model the server sent, and every advertised public key and seed commitment with its
+client id. Each client computes it from what *it* received;
 if the server showed two clients different rosters or different models, their ids differ, every
 share between them fails authentication, and their pairwise masks would not cancel.
 """
@@ -19,7 +20,7 @@ from prism_secure.protocols.params import SessionParams
 def session_id(
     params: SessionParams, round_index: int, model_digest: bytes, roster: Sequence[RosterEntry]
 ) -> bytes:
-    h = hashlib.sha256(b"prism-secagg/v1/session\x00")
+    h = hashlib.sha256(b"prism-secagg/v2/session\x00")
     h.update(params.digest())
     h.update(struct.pack("<QI", round_index, len(model_digest)))
     h.update(model_digest)
@@ -28,4 +29,5 @@ def session_id(
         h.update(struct.pack("<I", entry.client))
         h.update(entry.share_key)
         h.update(entry.mask_key)
+        h.update(entry.seed_commitment)
     return h.digest()

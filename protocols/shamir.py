@@ -3,10 +3,15 @@
 The Mersenne prime 2^521 - 1 exceeds every secret we share (32-byte seeds and X25519 keys), so a
 secret is one field element. A party's x-coordinate is its client id + 1 (never 0, where the
 secret lives). Coefficients come from :mod:`secrets`.
+
+:func:`combine` interpolates from the first t shares; :func:`correct` uses extra shares to find
+the secret when up to (m - t) / 2 of m shares are wrong (Berlekamp-Welch decoding of the
+Reed-Solomon code that Shamir shares form), for a dealer that dealt a few inconsistent shares.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -37,6 +42,12 @@ def split(secret: int, threshold: int, xs: Iterable[int]) -> dict[int, int]:
 
 def lagrange_at_zero(xs: Sequence[int]) -> list[int]:
     """Weights w_i with ``f(0) = sum w_i f(x_i)`` for any polynomial of degree < len(xs)."""
+    return list(_weights(tuple(xs)))
+
+
+@functools.lru_cache(maxsize=512)
+def _weights(xs: tuple[int, ...]) -> tuple[int, ...]:
+    """Cached: on the full graph every secret has the same holders, so one set of weights."""
     weights = []
     for i, xi in enumerate(xs):
         num = den = 1
@@ -47,16 +58,87 @@ def lagrange_at_zero(xs: Sequence[int]) -> list[int]:
         if den == 0:
             raise ValueError("x-coordinates must be distinct")
         weights.append(num * pow(den, -1, PRIME) % PRIME)
-    return weights
+    return tuple(weights)
 
 
 def combine(shares: Mapping[int, int], threshold: int) -> int:
     """Recover the secret from the first ``threshold`` shares (by x) of ``shares``."""
     if len(shares) < threshold:
         raise ValueError(f"need {threshold} shares, got {len(shares)}")
-    xs = sorted(shares)[:threshold]
-    weights = lagrange_at_zero(xs)
+    xs = tuple(sorted(shares)[:threshold])
+    weights = _weights(xs)
     return sum(w * shares[x] for w, x in zip(weights, xs, strict=True)) % PRIME
+
+
+MAX_CORRECT_POINTS = 160  # decoding is O(m^3): bounded, and run only when combine() was wrong
+
+
+def correct(shares: Mapping[int, int], threshold: int) -> int | None:
+    """The secret of the one polynomial of degree < t that all but e of the shares lie on.
+
+    Uses m' = t + 2e of the shares (e as large as the shares and the bound allow); None when no
+    such polynomial exists (too many wrong shares) or e would be 0.
+    """
+    m = min(len(shares), MAX_CORRECT_POINTS)
+    errors = (m - threshold) // 2
+    if errors < 1:
+        return None
+    xs = sorted(shares)[: threshold + 2 * errors]
+    # Unknowns: Q's t + e coefficients, then E's e low coefficients (E is monic of degree e).
+    rows = []
+    for x in xs:
+        y = shares[x]
+        powers = [pow(x, j, PRIME) for j in range(threshold + errors)]
+        row = powers + [(-y * powers[j]) % PRIME for j in range(errors)]
+        rows.append(row + [y * powers[errors] % PRIME])
+    solution = _solve(rows, threshold + 2 * errors)
+    if solution is None:
+        return None
+    q, e = solution[: threshold + errors], [*solution[threshold + errors :], 1]
+    quotient = _divide(q, e)
+    if quotient is None or any(quotient[threshold:]):
+        return None
+    return quotient[0]
+
+
+def _solve(rows: list[list[int]], unknowns: int) -> list[int] | None:
+    """One solution of the augmented system mod PRIME (free unknowns 0), or None."""
+    pivots: list[int] = []
+    r = 0
+    for col in range(unknowns):
+        pivot = next((i for i in range(r, len(rows)) if rows[i][col]), None)
+        if pivot is None:
+            continue
+        rows[r], rows[pivot] = rows[pivot], rows[r]
+        inv = pow(rows[r][col], -1, PRIME)
+        rows[r] = [v * inv % PRIME for v in rows[r]]
+        for i in range(len(rows)):
+            if i != r and rows[i][col]:
+                f = rows[i][col]
+                rows[i] = [(a - f * b) % PRIME for a, b in zip(rows[i], rows[r], strict=True)]
+        pivots.append(col)
+        r += 1
+    if any(row[-1] for row in rows[r:]):
+        return None  # inconsistent
+    solution = [0] * unknowns
+    for i, col in enumerate(pivots):
+        solution[col] = rows[i][-1]
+    return solution
+
+
+def _divide(num: list[int], den: list[int]) -> list[int] | None:
+    """num / den for coefficient lists (lowest first, den monic); None if a remainder is left."""
+    num = list(num)
+    out = [0] * max(1, len(num) - len(den) + 1)
+    for i in range(len(num) - len(den), -1, -1):
+        coef = num[i + len(den) - 1]
+        out[i] = coef
+        if coef:
+            for j, d in enumerate(den):
+                num[i + j] = (num[i + j] - coef * d) % PRIME
+    if any(num):
+        return None
+    return out
 
 
 def share_to_bytes(value: int) -> bytes:

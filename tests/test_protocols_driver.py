@@ -24,7 +24,7 @@ def test_contract_fields_and_byte_counts() -> None:
     rng = np.random.default_rng(0)
     inputs = {c + 100: rng.integers(0, 2, d, dtype=np.uint8) for c in range(n)}
     res = run_secure_sum(
-        inputs, threshold=5, round_index=4, model_digest=DIGEST, dropouts={101: "masked"}
+        inputs, threshold=6, round_index=4, model_digest=DIGEST, dropouts={101: "masked"}
     )
     assert isinstance(res, SecureSumResult)
     assert res.survivors == [c for c in sorted(inputs) if c != 101]

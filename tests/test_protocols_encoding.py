@@ -10,6 +10,7 @@ from prism_secure.protocols.errors import MessageError
 from prism_secure.protocols.messages import (
     Abort,
     AdvertiseKeys,
+    ClientAbort,
     ConsistencyReply,
     ConsistencyRequest,
     MaskedInputReply,
@@ -27,16 +28,25 @@ SID = os.urandom(32)
 K = os.urandom(32)
 
 SAMPLES = [
-    AdvertiseKeys(sender=7, round=3, share_key=K, mask_key=os.urandom(32)),
+    AdvertiseKeys(sender=7, round=3, share_key=K, mask_key=os.urandom(32), seed_commitment=SID),
     ShareKeysRequest(
         round=3,
         session_id=SID,
-        roster=[RosterEntry(client=i, share_key=os.urandom(32), mask_key=K) for i in (1, 300)],
+        roster=[
+            RosterEntry(client=i, share_key=os.urandom(32), mask_key=K, seed_commitment=SID)
+            for i in (1, 300)
+        ],
     ),
     ShareKeysReply(
-        sender=1, round=3, session_id=SID, ciphertexts={2: bytes(168), 2**32 - 1: b"x" * 168}
+        sender=1,
+        round=3,
+        session_id=SID,
+        ciphertexts={2: bytes(168), 2**32 - 1: b"x" * 168},
+        share_digests={1: bytes(32), 2: b"d" * 32, 2**32 - 1: bytes(32)},
     ),
-    MaskedInputRequest(round=3, session_id=SID, ciphertexts={5: bytes(168)}),
+    MaskedInputRequest(
+        round=3, session_id=SID, ciphertexts={5: bytes(168)}, share_digests={5: bytes(32)}
+    ),
     MaskedInputReply(sender=0, round=2**40, session_id=SID, vector=os.urandom(1000)),
     ConsistencyRequest(round=3, session_id=SID, survivors=[0, 1, 128, 70000]),
     ConsistencyReply(sender=1, round=3, session_id=SID, tags={0: bytes(16)}),
@@ -51,6 +61,7 @@ SAMPLES = [
     ),
     UnmaskReply(sender=1, round=3, session_id=SID, seed_shares={0: bytes(66)}, key_shares={}),
     Abort(round=3, reason="too few clients ✓"),
+    ClientAbort(sender=4, round=3, reason="refused: survivor list contradicts ✓"),
 ]
 
 
@@ -80,7 +91,7 @@ def test_trailing_and_oversized_rejected(message) -> None:  # noqa: ANN001
 def test_header_checked() -> None:
     data = encode(SAMPLES[0])
     with pytest.raises(MessageError, match="version"):
-        decode(b"\x02" + data[1:], max_size=1000)
+        decode(b"\x01" + data[1:], max_size=1000)  # version 1 predates seed commitments
     with pytest.raises(MessageError, match="type"):
         decode(data[:1] + b"\x63" + data[2:], max_size=1000)
     with pytest.raises(MessageError):
@@ -88,7 +99,7 @@ def test_header_checked() -> None:
 
 
 def test_field_constraints_name_the_field() -> None:
-    msg = AdvertiseKeys(sender=7, round=3, share_key=K, mask_key=K)
+    msg = AdvertiseKeys(sender=7, round=3, share_key=K, mask_key=K, seed_commitment=SID)
     data = encode(msg)  # header 2, sender 1, round 1, then share_key's length byte
     short = data[:4] + bytes([31]) + data[5:36] + data[37:]
     with pytest.raises(MessageError, match="share_key"):
@@ -97,7 +108,7 @@ def test_field_constraints_name_the_field() -> None:
 
 def test_huge_counts_do_not_allocate() -> None:
     # a count of 2^60 entries in 10 bytes must be refused before any allocation
-    body = bytes([1, 6, 3]) + bytes([32]) + SID + bytes([0x80] * 8 + [0x10])
+    body = bytes([2, 6, 3]) + bytes([32]) + SID + bytes([0x80] * 8 + [0x10])
     with pytest.raises(MessageError, match="count|truncated"):
         decode(body, max_size=1000)
 

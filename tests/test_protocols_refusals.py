@@ -40,7 +40,7 @@ from prism_secure.protocols.server import SecAggServer
 
 DIGEST = os.urandom(32)
 N, T, D = 5, 3, 24
-PARAMS = SessionParams(threshold=T, bits=3, length=D)
+PARAMS = SessionParams(threshold=T, bits=3, length=D, clients=N)
 VICTIM = 0
 
 
@@ -137,7 +137,12 @@ def test_altered_own_keys_refused() -> None:
     data = lab.reach(1)
     msg = decode(data, max_size=1 << 24)
     roster = [
-        RosterEntry(client=e.client, share_key=os.urandom(32), mask_key=e.mask_key)
+        RosterEntry(
+            client=e.client,
+            share_key=os.urandom(32),
+            mask_key=e.mask_key,
+            seed_commitment=e.seed_commitment,
+        )
         if e.client == VICTIM
         else e
         for e in msg.roster
@@ -149,7 +154,12 @@ def test_sybil_duplicate_key_refused() -> None:
     lab = Lab()
     data = lab.reach(1)
     msg = decode(data, max_size=1 << 24)
-    clone = RosterEntry(client=99, share_key=msg.roster[1].share_key, mask_key=os.urandom(32))
+    clone = RosterEntry(
+        client=99,
+        share_key=msg.roster[1].share_key,
+        mask_key=os.urandom(32),
+        seed_commitment=os.urandom(32),
+    )
     refuses(lab, altered(data, roster=[*msg.roster, clone]), RosterError)
 
 

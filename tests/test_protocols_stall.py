@@ -72,7 +72,8 @@ def test_sparse_threshold_counts_per_neighbourhood() -> None:
     k = default_neighbours(100)
     assert neighbourhood_size(100, "sparse", None) == k + 1
     assert release_threshold(cfg, 100) == int(np.ceil(0.5 * (k + 1)))
-    assert release_threshold(SecureAggConfig(), 100) == 50  # full graph: of all n
+    # full graph: of all n (0.5 of 99 is secure, 2t > n; 0.5 of 100 would not be)
+    assert release_threshold(SecureAggConfig(threshold=0.5), 99) == 50
     # a neighbourhood as large as the cohort is the full graph
     assert neighbourhood_size(10, "sparse", 40) == 10
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 from framing import recv_frame, send_frame
 
-from prism_secure.protocols import AbortedError, SecAggClient, SessionParams
+from prism_secure.protocols import SecAggClient, SecAggError, SessionParams
 
 
 def demo_input(client_id: int, length: int) -> np.ndarray:
@@ -60,8 +60,13 @@ def main() -> None:
                 return
             try:
                 replies = client.receive(recv_frame(sock))
-            except AbortedError as exc:
+            except SecAggError as exc:
+                if client.state != "aborted":
+                    print(f"client {args.id}: ignored a bad frame: {exc}")
+                    continue
                 print(f"client {args.id}: {exc}")
+                if exc.abort_message:  # tell the server, so it drops us now
+                    send_frame(sock, exc.abort_message)
                 return
             for reply in replies:
                 send_frame(sock, reply)

@@ -34,7 +34,10 @@ def main() -> int:
     ap.add_argument("--drop", type=int, default=1, help="clients that vanish mid-round")
     args = ap.parse_args()
     params = SessionParams(
-        threshold=args.threshold, bits=count_bits(args.clients), length=args.length
+        threshold=args.threshold,
+        bits=count_bits(args.clients),
+        length=args.length,
+        clients=args.clients,
     ).model_dump_json()
     port = free_port()
     out = Path(tempfile.mkdtemp()) / "result.json"

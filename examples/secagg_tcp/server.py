@@ -50,6 +50,9 @@ def main() -> None:
                 socks.pop(cid).close()  # dropped out
             except SecAggError as exc:
                 print(f"server: ignored a bad message from {cid}: {exc}")
+            if cid in server.client_aborts:  # it refused our last message and left
+                print(f"server: client {cid} aborted: {server.client_aborts[cid]}")
+                socks.pop(cid).close()
 
     collect(set(socks))
     while server.phase not in ("done", "aborted"):

@@ -1,0 +1,116 @@
+"""The parameter finder, and how training uses it: secure always, rarely stalling, or refused."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prism_secure.config import SecureAggConfig, build_config
+from prism_secure.errors import ConfigError
+from prism_secure.federation.secure_sum import build_summer, release_threshold, stall_risk
+
+
+def holders(graph: str, n: int, k: int | None) -> int:
+    return n - 1 if graph == "full" else min(k, n - 1)  # type: ignore[type-var]
+
+
+@settings(max_examples=150)
+@given(
+    n=st.integers(2, 3000),
+    dropout=st.floats(0, 0.45),
+    corrupt=st.sampled_from([0.0, 0.01, 0.05, 0.1]),
+    target=st.sampled_from([1e-9, 1e-6, 1e-3, 0.1]),
+    graph=st.sampled_from([None, "full", "sparse"]),
+)
+def test_finder_result_is_always_secure_and_meets_its_stall_bound(
+    n: int, dropout: float, corrupt: float, target: float, graph: str | None
+) -> None:
+    from prism_secure.protocols.errors import ParameterError
+    from prism_secure.protocols.params import (
+        SessionParams,
+        candidates,
+        choose,
+        split_probability,
+        stall_probability,
+    )
+
+    try:
+        c = choose(n, dropout, stall_target=target, corrupt=corrupt, graph=graph)  # type: ignore[arg-type]
+    except ParameterError as exc:
+        assert "no secure parameters" in str(exc)
+        others = candidates(n, dropout, corrupt=corrupt, graph=graph)  # type: ignore[arg-type]
+        assert all(o.stall > target or o.split > 2**-40 for o in others)
+        return
+    o = holders(c.graph, n, c.neighbours)
+    # the split-view rule with the colluders one neighbourhood may hold: 2t > o + 1 + c
+    assert 2 * c.threshold > o + 1 + c.corrupt_neighbours
+    assert c.corrupt_neighbours >= (int(corrupt * n) if c.graph == "full" else 0)
+    assert c.threshold <= o + 1
+    assert c.stall == stall_probability(n, o + 1, c.threshold, dropout) <= target
+    if c.graph == "sparse":
+        assert c.neighbours % 2 == 0 and split_probability(n, c.neighbours, dropout) <= 2**-40
+    SessionParams(  # both sides accept it
+        threshold=c.threshold,
+        bits=8,
+        length=4,
+        clients=n,
+        graph=c.graph,
+        neighbours=c.neighbours,
+    )
+
+
+def test_finder_picks_the_cheapest_graph_and_refuses_the_impossible() -> None:
+    from prism_secure.protocols.errors import ParameterError
+    from prism_secure.protocols.params import choose
+
+    big = choose(1000, 0.1)
+    assert big.graph == "sparse" and big.neighbours < 100 and 2 * big.threshold > big.neighbours
+    small = choose(10, 0.0, graph="full")
+    assert (small.graph, small.neighbours, small.threshold) == ("full", None, 6)
+    with pytest.raises(ParameterError, match="best possible"):
+        choose(10, 0.3, stall_target=1e-6)  # 10 clients at 30% dropout: t = 6 stalls ~15%
+    assert choose(1000, 0.05, corrupt=0.05).threshold > choose(1000, 0.05).threshold
+
+
+# ---- training --------------------------------------------------------------------------------
+
+
+def test_default_threshold_is_secure_on_ten_clients() -> None:
+    """The old default fraction 0.5 gave t = 5 of 10: two halves could be shown two lists."""
+    assert release_threshold(SecureAggConfig(), 10) == 6
+    assert release_threshold(SecureAggConfig(), 11) == 6
+
+
+def test_insecure_explicit_threshold_is_refused_naming_the_field() -> None:
+    with pytest.raises(ConfigError) as info:
+        release_threshold(SecureAggConfig(threshold=0.5), 10)
+    assert info.value.field == "secure_agg.threshold" and "2t > n" in str(info.value)
+    with pytest.raises(ConfigError, match="2t > k"):
+        release_threshold(SecureAggConfig(graph="sparse", neighbours=8, threshold=0.4), 100)
+    assert release_threshold(SecureAggConfig(threshold=0.6), 10) == 6  # secure: kept as given
+
+
+def test_finder_chooses_k_for_the_planned_dropout() -> None:
+    from prism_secure.federation.secure_sum import chosen_parameters
+
+    cfg = build_config(overrides={"secure_agg.graph": "sparse", "federation.dropout": 0.1})
+    assert cfg.secure_agg.dropout == 0.1  # planned for the dropout the run simulates
+    chosen = chosen_parameters(cfg.secure_agg, 100)
+    k, t = chosen["neighbours"], chosen["threshold"]
+    assert 2 * t > k and chosen["stall"] <= cfg.secure_agg.stall_target
+    assert stall_risk(cfg.secure_agg, 100, 0.1) == chosen["stall"]
+    assert set(chosen) >= {"graph", "neighbours", "threshold"}
+
+
+def test_training_sum_with_finder_parameters_is_exact() -> None:
+    rng = np.random.default_rng(4)
+    inputs = {c: rng.integers(0, 2, 200, dtype=np.uint8) for c in range(40)}
+    summer = build_summer(SecureAggConfig(graph="sparse", dropout=0.05))
+    out = summer.sum(inputs, round_index=1, model_digest=os.urandom(32), dropouts={3: "masked"})
+    np.testing.assert_array_equal(
+        out.counts, sum(inputs[c].astype(np.int64) for c in out.survivors)
+    )
