@@ -44,10 +44,19 @@ class RichEvents:
         self.progress.update(self._rounds, advance=1, info=info)
         self.progress.reset(self._clients)
 
-    def run_finished(self, run_dir: Path, model_bytes: int, statement: str) -> None:
+    def run_finished(self, run_dir: Path, summary: dict[str, Any]) -> None:
         self.progress.stop()
-        self.console.print(f"model: {run_dir / 'model.prism'} ({model_bytes / 1024:.1f} KiB)")
-        self.console.print(f"[bold]privacy:[/] {statement}")
+        size = int(summary["model_bytes"])
+        self.console.print(f"model: {run_dir / 'model.prism'} ({size / 1024:.1f} KiB)")
+        chosen = summary.get("secure_agg_parameters")
+        if chosen:
+            k = f", k = {chosen['neighbours']}" if chosen.get("neighbours") else ""
+            self.console.print(
+                f"secure aggregation: {summary['secure_agg']}, {chosen['graph']} graph{k}, "
+                f"t = {chosen['threshold']} of {chosen['clients']} clients, abort risk per "
+                f"round <= {chosen['stall']:.2g}"
+            )
+        self.console.print(f"[bold]privacy:[/] {summary['privacy']}")
 
     def close(self) -> None:
         """Stop drawing, also when the run failed."""

@@ -64,10 +64,10 @@ def test_attribute_split_separates_groups() -> None:
 def test_canaries_inserted_with_half_probability_and_recorded() -> None:
     m = partition(LABELS, PartitionConfig(scheme="iid"), 0, dataset="t", holdout=100, canaries=200)
     assert m.canaries is not None
-    cands, inserted = m.canaries["candidates"], m.canaries["inserted"]
+    cands, inserted = m.canaries.candidates, m.canaries.inserted
     assert len(cands) == 200 and set(inserted) <= set(cands)
     assert 70 < len(inserted) < 130
-    for c, owner in m.canaries["client_of"].items():
+    for c, owner in m.canaries.client_of.items():
         assert int(c) in m.clients[owner]
     outside = set(cands) - set(inserted)
     assert outside.isdisjoint(_all(m))

@@ -15,7 +15,7 @@ from prism_secure.artifacts.model_file import decode_model, load_generator
 from prism_secure.cli.app import app
 from prism_secure.config import build_config
 from prism_secure.errors import ConfigError, DataNotFoundError
-from prism_secure.federation import engine as engine_mod
+from prism_secure.federation import inprocess as engine_mod
 
 EXPECTED_FILES = [
     "config.json",
@@ -82,17 +82,17 @@ def test_resume_reproduces_an_uninterrupted_run(
     common = {**tiny_overrides, "privacy.noise_seed": 7, "model.conditional": conditional}
     full = train_run(_cfg(common, **{"output.name": "full"}))
 
-    original = engine_mod.FederatedEngine.run_round
+    original = engine_mod.InProcessEngine.run_round
 
     def stop_at_three(self, round_index, on_client=None):  # a Ctrl-C during round 3
         if round_index == 3:
             raise KeyboardInterrupt
         return original(self, round_index, on_client)
 
-    monkeypatch.setattr(engine_mod.FederatedEngine, "run_round", stop_at_three)
+    monkeypatch.setattr(engine_mod.InProcessEngine, "run_round", stop_at_three)
     with pytest.raises(KeyboardInterrupt):
         train_run(_cfg(common, **{"output.name": "cut"}))
-    monkeypatch.setattr(engine_mod.FederatedEngine, "run_round", original)
+    monkeypatch.setattr(engine_mod.InProcessEngine, "run_round", original)
     cut = Path(common["output.runs_dir"]) / "cut"
     assert not (cut / "model.prism").exists()
     resumed = train_run(_cfg(common), resume=cut)

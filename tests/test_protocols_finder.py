@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prism_secure.config import SecureAggConfig, build_config
+from prism_secure.config import RunConfig, SecureAggConfig, build_config
 from prism_secure.errors import ConfigError
-from prism_secure.federation.secure_sum import build_summer, release_threshold, stall_risk
+from prism_secure.federation.summers.factory import build_summer
+from prism_secure.federation.summers.policy import release_threshold, stall_risk
 
 
 def holders(graph: str, n: int, k: int | None) -> int:
@@ -95,11 +96,12 @@ def test_insecure_explicit_threshold_is_refused_naming_the_field() -> None:
 
 
 def test_finder_chooses_k_for_the_planned_dropout() -> None:
-    from prism_secure.federation.secure_sum import chosen_parameters
+    from prism_secure.federation.summers.factory import planned_dropout
+    from prism_secure.federation.summers.policy import chosen_parameters
 
     cfg = build_config(overrides={"secure_agg.graph": "sparse", "federation.dropout": 0.1})
-    assert cfg.secure_agg.dropout == 0.1  # planned for the dropout the run simulates
-    chosen = chosen_parameters(cfg.secure_agg, 100)
+    assert planned_dropout(cfg) == 0.1  # planned for the dropout the run simulates
+    chosen = chosen_parameters(cfg.secure_agg, 100, planned_dropout(cfg))
     k, t = chosen["neighbours"], chosen["threshold"]
     assert 2 * t > k and chosen["stall"] <= cfg.secure_agg.stall_target
     assert stall_risk(cfg.secure_agg, 100, 0.1) == chosen["stall"]
@@ -109,7 +111,7 @@ def test_finder_chooses_k_for_the_planned_dropout() -> None:
 def test_training_sum_with_finder_parameters_is_exact() -> None:
     rng = np.random.default_rng(4)
     inputs = {c: rng.integers(0, 2, 200, dtype=np.uint8) for c in range(40)}
-    summer = build_summer(SecureAggConfig(graph="sparse", dropout=0.05))
+    summer = build_summer(RunConfig(secure_agg=SecureAggConfig(graph="sparse", dropout=0.05)))
     out = summer.sum(inputs, round_index=1, model_digest=os.urandom(32), dropouts={3: "masked"})
     np.testing.assert_array_equal(
         out.counts, sum(inputs[c].astype(np.int64) for c in out.survivors)

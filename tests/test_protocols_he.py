@@ -14,8 +14,9 @@ pytest.importorskip("tenseal")
 
 import tenseal as ts  # noqa: E402
 
-from prism_secure.config import SecureAggConfig  # noqa: E402
-from prism_secure.federation.secure_sum import SumOutcome, build_summer  # noqa: E402
+from prism_secure.config import RunConfig, SecureAggConfig  # noqa: E402
+from prism_secure.federation.summers.base import SumOutcome  # noqa: E402
+from prism_secure.federation.summers.factory import build_summer  # noqa: E402
 from prism_secure.protocols.driver import SecureSumResult  # noqa: E402
 from prism_secure.protocols.errors import (  # noqa: E402
     AbortedError,
@@ -344,7 +345,7 @@ def test_byte_counts_equal_serialized_sizes() -> None:
 
 
 def test_homomorphic_sum_through_build_summer() -> None:
-    summer = build_summer(SecureAggConfig(mode="he"))
+    summer = build_summer(RunConfig(secure_agg=SecureAggConfig(mode="he")))
     assert summer.name == "he"
     rng = np.random.default_rng(3)
     inputs = {c: rng.integers(0, 2, 1000, dtype=np.uint8) for c in range(5)}

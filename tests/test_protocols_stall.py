@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prism_secure.config import SecureAggConfig
-from prism_secure.federation.secure_sum import build_summer, release_threshold, stall_risk
+from prism_secure.config import RunConfig, SecureAggConfig
+from prism_secure.federation.summers.factory import build_summer
+from prism_secure.federation.summers.policy import release_threshold, stall_risk
 from prism_secure.protocols.graph import neighbours
 from prism_secure.protocols.params import (
     default_neighbours,
@@ -82,7 +83,7 @@ def test_training_sum_on_the_sparse_graph_is_exact_beyond_one_neighbourhood() ->
     """100 clients, k = 14: t counts within a neighbourhood, so the round succeeds."""
     rng = np.random.default_rng(3)
     inputs = {c: rng.integers(0, 2, 300, dtype=np.uint8) for c in range(100)}
-    summer = build_summer(SecureAggConfig(graph="sparse"))
+    summer = build_summer(RunConfig(secure_agg=SecureAggConfig(graph="sparse")))
     out = summer.sum(
         inputs, round_index=1, model_digest=os.urandom(32), dropouts={7: "masked", 40: "share"}
     )

@@ -1,1 +1,1 @@
-"""aggregation."""
+"""Server-side aggregation from counts only: MADA, FedPM, and the dense baseline's mean."""

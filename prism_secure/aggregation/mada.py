@@ -53,11 +53,3 @@ class MADA(Aggregator):
             theta = (lam * theta_agg + (1 - lam) * theta_prev).clamp(self.clip, 1 - self.clip)
             scores = torch.logit(theta)
         return AggregationResult(scores, {"lambda": lam})
-
-
-def build_aggregator(kind: str, space: str, lam: str, clip: float) -> Aggregator:
-    from prism_secure.aggregation.fedpm import FedPM
-
-    if kind == "fedpm":
-        return FedPM(clip)
-    return MADA(space, lam, clip)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from prism_secure.config import RunConfig
 from prism_secure.data.datasets import ImageData
 from prism_secure.features.base import FeatureMap
 from prism_secure.features.moments import ClassMoments, FeatureMoments
-from prism_secure.federation.engine import Client
+from prism_secure.federation.client_round import Client
 from prism_secure.privacy import (
     PrivacyLedger,
     ReleasedClassStatistics,

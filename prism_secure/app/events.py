@@ -27,8 +27,8 @@ class TrainingEvents(Protocol):
     def round_finished(self, record: dict[str, Any]) -> None:
         """The round's metrics record, as written to ``metrics.jsonl``."""
 
-    def run_finished(self, run_dir: Path, model_bytes: int, statement: str) -> None:
-        """The model is exported; ``statement`` is the privacy ledger's one line."""
+    def run_finished(self, run_dir: Path, summary: dict[str, Any]) -> None:
+        """The model is exported; ``summary`` is what ``summary.json`` holds."""
 
 
 class SilentEvents:
@@ -46,5 +46,5 @@ class SilentEvents:
     def round_finished(self, record: dict[str, Any]) -> None:
         pass
 
-    def run_finished(self, run_dir: Path, model_bytes: int, statement: str) -> None:
+    def run_finished(self, run_dir: Path, summary: dict[str, Any]) -> None:
         pass

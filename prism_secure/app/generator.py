@@ -11,7 +11,7 @@ import torch
 
 from prism_secure.config import RunConfig
 from prism_secure.data.datasets import IMAGE_SHAPES, NUM_CLASSES
-from prism_secure.federation.engine import round_seed
+from prism_secure.federation.seeds import round_seed
 from prism_secure.models.generators import MaskedGenerator, build_generator
 
 

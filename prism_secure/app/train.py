@@ -21,8 +21,13 @@ from prism_secure.artifacts.released import ReleaseStore
 from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
 from prism_secure.evaluation.plots import plot_training_curves
-from prism_secure.federation.engine import Client, FederatedEngine, Server
-from prism_secure.federation.secure_sum import build_summer, stall_risk
+from prism_secure.federation.client_round import Client
+from prism_secure.federation.engine import Engine
+from prism_secure.federation.inprocess import InProcessEngine
+from prism_secure.federation.server import Server
+from prism_secure.federation.summers.factory import build_summer, planned_dropout
+from prism_secure.federation.summers.policy import chosen_parameters, stall_risk
+from prism_secure.models.generators import MaskedGenerator
 from prism_secure.privacy import check_release_parameters, read_ledger, write_ledger
 
 STALL_WARNING = 0.01  # tell the user when a round's abort risk at the simulated dropout exceeds it
@@ -69,9 +74,9 @@ def train_run(
     write_ledger(run.path, ledger)
     engine, start = _engine(cfg, inputs, clients, ServerCheckpoint.load(run) if resume else None)
     run.truncate_metrics(start - 1)
-    _rounds(cfg, run, engine, inputs, start, events)
-    size = _finish(cfg, run, inputs, engine, ledger.statement)
-    events.run_finished(run.path, size, ledger.statement)
+    run_rounds(cfg, run, engine, inputs.generator, start, events)
+    summary = finish_run(cfg, run, inputs.generator, engine, ledger.statement)
+    events.run_finished(run.path, summary)
     return run.path
 
 
@@ -80,38 +85,39 @@ def _engine(
     inputs: RunInputs,
     clients: list[Client],
     checkpoint: ServerCheckpoint | None,
-) -> tuple[FederatedEngine, int]:
+) -> tuple[InProcessEngine, int]:
     """The engine, fresh or at the state after the checkpoint's round; and the next round."""
     if checkpoint is None:
         server = Server(cfg, initial_scores(cfg, inputs.generator), None)
     else:
         server = Server(cfg, checkpoint.scores, checkpoint.server_rng)
-    summer = build_summer(cfg.secure_agg)
-    engine = FederatedEngine(cfg, inputs.generator, inputs.feature_map, clients, summer, server)
+    summer = build_summer(cfg)
+    engine = InProcessEngine(cfg, inputs.generator, inputs.feature_map, clients, summer, server)
     if checkpoint is None:
         return engine, 1
     engine.totals = dict(checkpoint.totals)
     return engine, checkpoint.round + 1
 
 
-def _rounds(
+def run_rounds(
     cfg: RunConfig,
     run: RunDirectory,
-    engine: FederatedEngine,
-    inputs: RunInputs,
+    engine: Engine,
+    generator: MaskedGenerator,
     start: int,
     events: TrainingEvents,
 ) -> None:
+    """Rounds ``start..rounds`` of any engine: metrics, samples, tracking, a checkpoint each."""
     rounds = cfg.federation.rounds
     tracker = DomainTracker(cfg, events)
-    events.rounds_started(start, rounds, len(engine.clients))
+    events.rounds_started(start, rounds, engine.cohort)
     for r in range(start, rounds + 1):
         report = engine.run_round(r, on_client=lambda cid, r=r: events.client_trained(r, cid))
         rec = report.record
         scores = engine.server.scores
         if r % cfg.output.sample_every == 0 or r == rounds:
             path = run.samples_dir / f"round_{r:04d}.png"
-            images = sample_grid(cfg, scores, inputs.generator, path, n=tracker.samples)
+            images = sample_grid(cfg, scores, generator, path, n=tracker.samples)
             if tracker.enabled:
                 rec["domain_fid"] = tracker.score(images)
         if report.transcript is not None:
@@ -121,13 +127,13 @@ def _rounds(
         events.round_finished(rec)
 
 
-def _finish(
-    cfg: RunConfig, run: RunDirectory, inputs: RunInputs, engine: FederatedEngine, statement: str
-) -> int:
-    """Export the model, draw the final grid and the curves, write the summary; the model's size."""
+def finish_run(
+    cfg: RunConfig, run: RunDirectory, generator: MaskedGenerator, engine: Engine, statement: str
+) -> dict[str, object]:
+    """Export the model, draw the final grid and the curves, write the summary (and return it)."""
     scores = engine.server.scores
     size = export_model(cfg, scores, run.model_path)
-    sample_grid(cfg, scores, inputs.generator, run.samples_dir / "final.png")
+    sample_grid(cfg, scores, generator, run.samples_dir / "final.png")
     metrics = run.metrics()
     plot_training_curves(run.metrics_path, run.curves_path)
     summary = {
@@ -139,7 +145,12 @@ def _finish(
         "total_bytes_down": engine.totals["bytes_down"],
         "wall_seconds": sum(m.get("seconds", 0.0) for m in metrics),
         "secure_agg": cfg.secure_agg.mode,
+        "secure_agg_parameters": chosen_parameters(
+            cfg.secure_agg, engine.cohort, planned_dropout(cfg)
+        )
+        if cfg.secure_agg.mode != "none"
+        else None,
         "privacy": statement,
     }
     write_json_atomic(run.summary_path, summary)
-    return size
+    return summary

@@ -18,12 +18,8 @@ import time
 import numpy as np
 
 from prism_secure.config import SecureAggConfig
-from prism_secure.federation.secure_sum import (
-    MaskSummer,
-    SumOutcome,
-    outcome_of,
-    release_threshold,
-)
+from prism_secure.federation.summers.base import MaskSummer, SumOutcome, outcome_of
+from prism_secure.federation.summers.policy import release_threshold
 
 
 class HomomorphicSum(MaskSummer):
@@ -53,3 +49,8 @@ class HomomorphicSum(MaskSummer):
             min_survivors=release_threshold(self.cfg, len(inputs)),
         )
         return outcome_of(res, start)
+
+    def dropout_phases(self) -> list[str]:
+        from prism_secure.protocols.driver import phase_names
+
+        return phase_names()  # mapped onto the HE path's upload / decrypt by run_he_sum
