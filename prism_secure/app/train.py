@@ -45,8 +45,8 @@ def run_notices(cfg: RunConfig) -> list[str]:
     if risk > STALL_WARNING:
         notes.append(
             f"at dropout {cfg.federation.dropout:g} a round aborts (and releases nothing) with "
-            f"probability up to {risk:.2g}; raise secure_agg.neighbours or lower "
-            "secure_agg.threshold."
+            f"probability up to {risk:.2g}; leave secure_agg.threshold and secure_agg.neighbours "
+            "unset (or raise the neighbours) so the parameter finder can plan for it."
         )
     return notes
 
