@@ -8,8 +8,79 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from prism_secure.config import build_config, parse_set_option
+from prism_secure.config import RunConfig, build_config, parse_set_option
 from prism_secure.errors import PrismError
+
+#: Flags that set one config field each, by the field they set.
+FIELDS = {
+    "epsilon": "privacy.epsilon",
+    "delta": "privacy.delta",
+    "clip_norm": "privacy.clip_norm",
+    "accountant": "privacy.accountant",
+    "dataset": "data.dataset",
+    "data_dir": "data.root",
+    "clients": "partition.num_clients",
+    "partition": "partition.scheme",
+    "alpha": "partition.alpha",
+    "rounds": "federation.rounds",
+    "local_iters": "training.local_iters",
+    "participation": "federation.participation",
+    "dropout": "federation.dropout",
+    "aggregator": "federation.aggregator",
+    "engine": "federation.engine",
+    "supernodes": "partition.num_clients",
+    "secure_agg": "secure_agg.mode",
+    "graph": "secure_agg.graph",
+    "canaries": "audit.canaries",
+    "arch": "model.arch",
+    "conditional": "model.conditional",
+    "device": "training.device",
+    "seed": "seed",
+    "name": "output.name",
+    "runs_dir": "output.runs_dir",
+}
+#: Switches that set a field to a fixed value when given.
+SWITCHES = {
+    "no_download": ("data.download", False),
+    "record_transcript": ("secure_agg.record_transcript", True),
+    "overwrite": ("output.overwrite", True),
+}
+
+
+def overrides_of(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """Dotted-key overrides from the command line: ``--set`` first, flags on top."""
+    overrides: dict[str, Any] = dict(parse_set_option(s) for s in sets)
+    if flags.get("no_dp"):
+        if flags.get("epsilon") is not None:
+            raise typer.BadParameter("--no-dp and --epsilon contradict each other")
+        overrides["privacy.enabled"] = False
+    elif flags.get("epsilon") is not None:
+        overrides["privacy.enabled"] = True
+    for flag, key in FIELDS.items():
+        value = flags.get(flag)
+        if value is not None:
+            overrides[key] = str(value) if isinstance(value, Path) else value
+    for flag, (key, value) in SWITCHES.items():
+        if flags.get(flag):
+            overrides[key] = value
+    return overrides
+
+
+def run_training(cfg: RunConfig, resume: Path | None, quiet: bool) -> Path:
+    """Train on the configured engine, drawing progress on stderr."""
+    from prism_secure.cli.progress import RichEvents
+
+    events = RichEvents(Console(stderr=True, quiet=quiet), enabled=not quiet)
+    try:
+        if cfg.federation.engine == "flower":
+            from prism_secure.federation.flower.local import train_on_loopback
+
+            return train_on_loopback(cfg, resume=resume, events=events)
+        from prism_secure.app import train_run
+
+        return train_run(cfg, resume=resume, events=events)
+    finally:
+        events.close()
 
 
 def train_command(
@@ -30,6 +101,10 @@ def train_command(
     participation: float | None = typer.Option(None, help="Fraction of clients per round."),
     dropout: float | None = typer.Option(None, help="Probability a client vanishes in a round."),
     aggregator: str | None = typer.Option(None, help="mada or fedpm."),
+    engine: str | None = typer.Option(None, help="in-process (default) or flower."),
+    supernodes: int | None = typer.Option(
+        None, help="With --engine flower: SuperNodes on loopback, one per client."
+    ),
     secure_agg: str | None = typer.Option(None, help="pairwise (default), he, or none."),
     graph: str | None = typer.Option(None, help="SecAgg graph: full or sparse (SecAgg+)."),
     record_transcript: bool = typer.Option(False, help="Keep the server's view for audits."),
@@ -50,58 +125,16 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Train a masked generator across clients with DP and secure aggregation."""
+    flags = {k: v for k, v in locals().items() if k not in ("config", "resume", "set_", "quiet")}
     console = Console(stderr=True)
-    overrides: dict[str, Any] = dict(parse_set_option(s) for s in set_)
-    flags: dict[str, Any] = {
-        "privacy.epsilon": epsilon,
-        "privacy.delta": delta,
-        "privacy.clip_norm": clip_norm,
-        "privacy.accountant": accountant,
-        "data.dataset": dataset,
-        "data.root": data_dir,
-        "partition.num_clients": clients,
-        "partition.scheme": partition,
-        "partition.alpha": alpha,
-        "federation.rounds": rounds,
-        "training.local_iters": local_iters,
-        "federation.participation": participation,
-        "federation.dropout": dropout,
-        "federation.aggregator": aggregator,
-        "secure_agg.mode": secure_agg,
-        "secure_agg.graph": graph,
-        "audit.canaries": canaries,
-        "model.arch": arch,
-        "model.conditional": conditional,
-        "training.device": device,
-        "seed": seed,
-        "output.name": name,
-        "output.runs_dir": runs_dir,
-    }
-    if no_dp:
-        if epsilon is not None:
-            raise typer.BadParameter("--no-dp and --epsilon contradict each other")
-        flags["privacy.enabled"] = False
-    elif epsilon is not None:
-        flags["privacy.enabled"] = True
-    if no_download:
-        flags["data.download"] = False
-    if record_transcript:
-        flags["secure_agg.record_transcript"] = True
-    if overwrite:
-        flags["output.overwrite"] = True
-    overrides.update(
-        {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
-    )
-    from prism_secure.app import train_run
-    from prism_secure.cli.progress import RichEvents
-
-    events = RichEvents(Console(stderr=True, quiet=quiet), enabled=not quiet)
+    if supernodes is not None and engine not in (None, "flower"):
+        raise typer.BadParameter("--supernodes needs --engine flower")
+    if supernodes is not None:
+        flags["engine"] = "flower"
     try:
-        cfg = build_config(config, overrides)
-        path = train_run(cfg, resume=resume, events=events)
+        cfg = build_config(config, overrides_of(flags, set_))
+        path = run_training(cfg, resume, quiet)
     except PrismError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
-    finally:
-        events.close()
     typer.echo(str(path))

@@ -91,6 +91,10 @@ class TrainingConfig(_Strict):
 
 
 class FederationConfig(_Strict):
+    engine: Literal["in-process", "flower"] = Field(
+        default="in-process",
+        description="What carries the messages: one process, or Flower's deployment engine.",
+    )
     rounds: int = Field(default=20, ge=1)
     participation: float = Field(default=1.0, gt=0, le=1)
     dropout: float = Field(default=0.0, ge=0, lt=1)
@@ -98,6 +102,21 @@ class FederationConfig(_Strict):
     mada_space: Literal["logit", "prob"] = "logit"
     mada_lambda: Literal["sampled", "expected"] = "sampled"
     theta_clip: float = Field(default=0.01, gt=0, lt=0.5)
+
+
+class FlowerConfig(_Strict):
+    """Deadlines of the Flower engine: a site that misses one is a dropout at that phase."""
+
+    train_timeout: float = Field(
+        default=900.0, gt=0, description="Seconds a site may take to train and advertise keys."
+    )
+    phase_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds a site may take for each protocol phase."
+    )
+    startup_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds the server waits for every site before round 1."
+    )
+    poll_interval: float = Field(default=0.05, gt=0, le=5, description="Seconds between pulls.")
 
 
 class SecureAggConfig(_Strict):
@@ -177,6 +196,7 @@ class RunConfig(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     federation: FederationConfig = Field(default_factory=FederationConfig)
     secure_agg: SecureAggConfig = Field(default_factory=SecureAggConfig)
+    flower: FlowerConfig = Field(default_factory=FlowerConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -191,6 +211,8 @@ class RunConfig(_Strict):
             raise CrossFieldError("model.arch", "resnet32 makes 32x32 images; use dcgan28")
         if self.partition.scheme == "attribute" and self.data.dataset != "celeba":
             raise CrossFieldError("partition.scheme", "'attribute' needs data.dataset 'celeba'")
+        if self.federation.engine == "flower":
+            self._check_flower()
         if self.model.dense and self.secure_agg.mode != "none":
             raise CrossFieldError(
                 "secure_agg.mode",
@@ -198,6 +220,21 @@ class RunConfig(_Strict):
                 "model.dense; use 'none' for the dense baseline",
             )
         return self
+
+    def _check_flower(self) -> None:
+        """What the Flower engine cannot do: real sites drop out for real, and keep their data."""
+        if self.secure_agg.mode != "pairwise":
+            raise CrossFieldError("secure_agg.mode", "the Flower engine runs pairwise SecAgg only")
+        if self.federation.dropout:
+            raise CrossFieldError(
+                "federation.dropout",
+                "simulated dropouts are in-process only; on Flower they are "
+                "real (plan for them with secure_agg.dropout)",
+            )
+        if self.secure_agg.record_transcript:
+            raise CrossFieldError(
+                "secure_agg.record_transcript", "needs every true mask, which no site sends"
+            )
 
     @property
     def weight_seed(self) -> int:

@@ -9,6 +9,7 @@ the training loop are shared.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,12 +90,14 @@ def completed_record(
     """A completed round's metrics: survivors, loss, aggregator info, bytes and seconds."""
     d = scores.numel()
     up, down = costs.bytes_up, costs.bytes_down
+    counts = np.ascontiguousarray(outcome.counts, dtype=np.int64)
     mean_up = float(np.mean(list(up.values()))) if up else 0.0
     return {
         "round": round_index,
         "participants": participants,
         "dropped": dropped,
         "survivors": len(outcome.survivors),
+        "counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest()[:16],
         "loss": loss,
         "mask_density": None if dense else float(torch.sigmoid(scores).mean()),
         "bytes_up_per_client": mean_up,

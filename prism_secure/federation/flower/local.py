@@ -1,0 +1,128 @@
+"""A Flower run on one machine: ``prism-secure train --engine flower --supernodes N``.
+
+It starts a SuperLink and N SuperNodes as real processes on loopback, one per partition, each
+with its own state folder under the run directory (``sites/site-NNN``: in a real deployment
+that folder lives at the site), submits the PRISM app, follows its rounds, and stops every
+process it started, whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prism_secure.app.events import SilentEvents, TrainingEvents
+from prism_secure.artifacts.atomic import write_json_atomic
+from prism_secure.artifacts.rundir import RunDirectory
+from prism_secure.config import RunConfig
+from prism_secure.data.roots import resolve_data_root
+from prism_secure.errors import ConfigError, PrismError, RunDirError
+from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation, RunOutcome
+
+APP_DIR = Path(__file__).resolve().parent / "flower-app"
+
+
+class FlowerRunError(PrismError):
+    """The Flower run did not complete; the message holds its status and the end of its log."""
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every process is stopped on the way out."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def site_configs(cfg: RunConfig, run: RunDirectory) -> list[dict[str, object]]:
+    """The node config of each local SuperNode: its partition, the data folder, its state."""
+    n = cfg.partition.num_clients
+    data = resolve_data_root(cfg.data.root).resolve()
+    return [
+        {
+            "partition-id": i,
+            "num-partitions": n,
+            "data-dir": str(data),
+            "state-dir": str(run.path / "sites" / f"site-{i:03d}"),
+        }
+        for i in range(n)
+    ]
+
+
+def _new_run(cfg: RunConfig) -> RunDirectory:
+    """Check the data and the partition first, then create the run with its membership file."""
+    from prism_secure.app.inputs import load_inputs
+    from prism_secure.privacy import check_release_parameters
+
+    inputs = load_inputs(cfg)  # fails before anything is written if the data is missing
+    check_release_parameters(cfg.privacy, inputs.bound)
+    run = RunDirectory.create(cfg)
+    # Operator-only, as in-process: the one-machine trial knows each site's records.
+    write_json_atomic(run.membership_path, inputs.membership.model_dump(mode="json"))
+    return run
+
+
+def _follow(
+    fed: LoopbackFederation, run_id: str, run: RunDirectory, events: TrainingEvents, timeout: float
+) -> RunOutcome:
+    """Report rounds as the ServerApp writes them, until the run ends."""
+    seen, start, last_status = 0, time.monotonic(), 0.0
+    while time.monotonic() - start < timeout:
+        rows = run.metrics()
+        for record in rows[seen:]:
+            events.round_finished(record)
+        seen = len(rows)
+        if time.monotonic() - last_status > 10.0:
+            status, _ = fed.status(run_id)
+            last_status = time.monotonic()
+            if status.startswith("finished"):
+                break
+        time.sleep(1.0)
+    return fed.wait(run_id, timeout=max(1.0, timeout - (time.monotonic() - start)), poll=2.0)
+
+
+def train_on_loopback(
+    cfg: RunConfig,
+    *,
+    resume: Path | None = None,
+    events: TrainingEvents | None = None,
+    tls: bool = False,
+    auth: bool = False,
+    timeout: float = 48 * 3600.0,
+) -> Path:
+    """Train (or resume) a run on a local Flower deployment; the run directory."""
+    events = events or SilentEvents()
+    if resume is not None:
+        run = RunDirectory.open(resume)
+        cfg = run.config()
+    elif cfg.federation.engine != "flower":
+        raise ConfigError("federation.engine", "must be 'flower' to train on Flower")
+    else:
+        run = _new_run(cfg)
+    if cfg.federation.engine != "flower":
+        raise RunDirError(f"{run.path} was trained in-process; resume it without --engine flower")
+    with (
+        _sigterm_as_interrupt(),
+        LoopbackFederation(run.path / "flower", site_configs(cfg, run), tls=tls, auth=auth) as fed,
+    ):
+        events.rounds_started(1, cfg.federation.rounds, cfg.partition.num_clients)
+        run_id = fed.submit(APP_DIR, {"run-dir": str(run.path)})
+        outcome = _follow(fed, run_id, run, events, timeout)
+    if not outcome.completed:
+        raise FlowerRunError(
+            f"the Flower run {outcome.run_id} ended {outcome.status}: {outcome.details}\n"
+            f"{outcome.log[-3000:]}"
+        )
+    summary = json.loads(run.summary_path.read_text())
+    events.run_finished(run.path, summary)
+    return run.path

@@ -1,0 +1,129 @@
+"""PRISM on Flower's deployment engine with real processes on loopback.
+
+One federation for the module: a SuperLink with TLS and SuperNode authentication (certificates
+and keys made here), three enrolled SuperNodes, and a fourth whose data folder does not exist.
+Every process is stopped when the module ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from prism_secure.app import train_run
+from prism_secure.config import build_config
+from prism_secure.federation.flower.local import APP_DIR
+from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation, _descendants
+
+SITES = 3
+
+
+def _run_toml(path: Path, overrides: dict[str, object]) -> Path:
+    sections: dict[str, dict[str, object]] = {}
+    for key, value in overrides.items():
+        section, name = key.split(".", 1)
+        sections.setdefault(section, {})[name] = value
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def federation(
+    tmp_path_factory: pytest.TempPathFactory, data_root: Path
+) -> Iterator[LoopbackFederation]:
+    work = tmp_path_factory.mktemp("flower")
+    nodes: list[dict[str, object]] = [
+        {
+            "partition-id": i,
+            "num-partitions": SITES,
+            "data-dir": str(data_root),
+            "state-dir": str(work / f"site-{i}"),
+        }
+        for i in range(SITES)
+    ]
+    nodes.append({**nodes[1], "data-dir": str(work / "missing-data"), "state-dir": str(work / "x")})
+    fed = LoopbackFederation(work / "federation", nodes, auth=True)
+    with fed:
+        yield fed
+    assert _descendants(fed.superlink_pid) == []
+
+
+def _tiny(tiny_overrides: dict[str, object], **more: object) -> dict[str, object]:
+    out = {k: v for k, v in tiny_overrides.items() if not k.startswith("output.")}
+    out.update(
+        {
+            "federation.rounds": 2,
+            "privacy.noise_seed": 9,
+            "training.threads": 1,
+            "flower.train_timeout": 120.0,
+            "flower.phase_timeout": 60.0,
+            "flower.startup_timeout": 120.0,
+            **more,
+        }
+    )
+    return out
+
+
+def test_flower_run_with_tls_and_auth_equals_the_in_process_run(
+    federation: LoopbackFederation, tiny_overrides: dict[str, object], tmp_path: Path
+) -> None:
+    overrides = _tiny(tiny_overrides)
+    toml = _run_toml(tmp_path / "run.toml", overrides)
+    run_dir = tmp_path / "runs" / "on-flower"
+    outcome = federation.run(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)}, 600)
+    assert outcome.completed, outcome.log[-3000:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = train_run(
+            build_config(
+                None,
+                {**overrides, "output.runs_dir": str(tmp_path / "runs"), "output.name": "local"},
+            )
+        )
+    assert (run_dir / "model.prism").read_bytes() == (local / "model.prism").read_bytes()
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["survivors"] for r in rows] == [SITES, SITES]
+    assert all(r["flower_bytes_down_per_client"] > 0 for r in rows)
+    # The fourth SuperNode named itself and its missing folder, and the run went on.
+    assert "missing-data" in outcome.log and "cannot take part" in outcome.log
+
+
+def _state_file(federation: LoopbackFederation, site: int, round_index: int) -> list[Path]:
+    folder = federation.workdir.parent / f"site-{site}"
+    return list(folder.glob(f"run-*/secagg-round-{round_index:06d}.state"))
+
+
+def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
+    federation: LoopbackFederation, tiny_overrides: dict[str, object], tmp_path: Path
+) -> None:
+    overrides = _tiny(
+        tiny_overrides,
+        **{"federation.rounds": 3, "flower.train_timeout": 30.0, "flower.phase_timeout": 15.0},
+    )
+    toml = _run_toml(tmp_path / "run.toml", overrides)
+    run_dir = tmp_path / "runs" / "kills"
+    run_id = federation.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
+    # Kill site 0 once it holds round 1's protocol state (it trained and advertised keys),
+    # then site 1 in round 2: 2 of 3 remain in round 1 (t = 2), 1 of 3 in round 2.
+    for site, round_index in ((0, 1), (1, 2)):
+        deadline = time.monotonic() + 300
+        while not _state_file(federation, site, round_index):
+            assert time.monotonic() < deadline, f"site {site} never reached round {round_index}"
+            time.sleep(0.2)
+        federation.kill_node(site)
+    outcome = federation.wait(run_id, 600, poll=3.0)
+    assert outcome.completed, outcome.log[-3000:]
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    first, second, third = rows
+    assert not first["aborted"] and first["survivors"] == 2
+    assert second["aborted"] and third["aborted"]  # the run went on; each round released nothing
+    assert (run_dir / "model.prism").exists()
