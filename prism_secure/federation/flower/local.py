@@ -21,7 +21,8 @@ from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
 from prism_secure.data.roots import resolve_data_root
 from prism_secure.errors import ConfigError, PrismError, RunDirError
-from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation, RunOutcome
+from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
+from prism_secure.protocols.adapters.flower.runs import RunOutcome
 
 APP_DIR = Path(__file__).resolve().parent / "flower-app"
 

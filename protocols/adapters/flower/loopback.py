@@ -11,14 +11,10 @@ bundles) lives under the federation's work folder (``FLWR_HOME``), never in the 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,100 +25,20 @@ from prism_secure.protocols.adapters.flower.certificates import (
     make_node_key,
     make_tls_files,
 )
+from prism_secure.protocols.adapters.flower.processes import (
+    PR_SET_CHILD_SUBREAPER,
+    FederationError,
+    child_setup,
+    descendants,
+    flower_bin,
+    free_ports,
+    linux_prctl,
+    port_open,
+    reap,
+)
+from prism_secure.protocols.adapters.flower.runs import FlowerControl, toml_lines
 
 CONNECTION = "loopback"
-_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
-
-
-class FederationError(RuntimeError):
-    """A process of the local federation failed to start or a run could not be submitted."""
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """How a run ended: Flower's status (``finished:completed`` on success) and its log."""
-
-    run_id: str
-    status: str
-    details: str
-    log: str
-    seconds: float
-
-    @property
-    def completed(self) -> bool:
-        return self.status == "finished:completed"
-
-
-def _linux_prctl(option: int, value: int) -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
-def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
-    _linux_prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free loopback ports (all bound at once, then released)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _descendants(root: int) -> list[int]:
-    """Every live process below ``root`` (Linux ``/proc``; empty elsewhere)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def flower_bin() -> Path:
-    """The folder holding Flower's executables (they start each other by name via PATH)."""
-    here = Path(sys.executable).parent
-    if (here / "flower-superlink").exists():
-        return here
-    found = shutil.which("flower-superlink")
-    if found is None:
-        raise FederationError(
-            "flower-superlink is not installed: pip install 'prism-secure[flower]'"
-        )
-    return Path(found).resolve().parent
 
 
 @dataclass
@@ -133,7 +49,7 @@ class _Process:
 
 
 @dataclass
-class LoopbackFederation:
+class LoopbackFederation(FlowerControl):
     """A SuperLink and one SuperNode per entry of ``nodes`` (each entry is its node config).
 
     ``tls`` serves the SuperLink over TLS with a fresh CA; ``auth`` also enrols every SuperNode's
@@ -152,6 +68,7 @@ class LoopbackFederation:
     _env: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        self.connection = CONNECTION
         self.workdir = Path(self.workdir)
         self.tls = self.tls or self.auth
         self.home = self.workdir / "flwr-home"
@@ -182,7 +99,7 @@ class LoopbackFederation:
 
     def start(self) -> None:
         """Start the SuperLink, enrol keys if asked, start every SuperNode."""
-        _linux_prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        linux_prctl(PR_SET_CHILD_SUBREAPER, 1)
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         if self.tls:
@@ -206,15 +123,15 @@ class LoopbackFederation:
                 p.proc.kill()  # type: ignore[union-attr]
                 p.proc.wait()  # type: ignore[union-attr]
         for _ in range(50):
-            rest = _descendants(os.getpid())
+            rest = descendants(os.getpid())
             if not rest:
                 break
             for pid in rest:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
-            _reap()
-        _reap()
+            reap()
+        reap()
 
     # ---- processes -----------------------------------------------------------------------------
 
@@ -227,7 +144,7 @@ class LoopbackFederation:
                 env=self._env,
                 cwd=self.workdir,
                 start_new_session=True,
-                preexec_fn=_child_setup,  # only a prctl before exec
+                preexec_fn=child_setup,  # only a prctl before exec
             )
         self._processes[name] = _Process(name, argv, proc)
         return proc
@@ -261,7 +178,7 @@ class LoopbackFederation:
             proc = self._spawn("superlink", argv)
             start = time.monotonic()
             while time.monotonic() - start < self.startup_timeout and proc.poll() is None:
-                if _port_open(port) and "Uvicorn running" in self.log_of("superlink"):
+                if port_open(port) and "Uvicorn running" in self.log_of("superlink"):
                     self._port = port
                     self._write_cli_config()
                     return
@@ -289,7 +206,7 @@ class LoopbackFederation:
 
     def _node_argv(self, index: int, config: Mapping[str, object], port: int) -> list[str]:
         config_file = self.workdir / f"node-{index}.toml"
-        config_file.write_text(_toml_lines(config))
+        config_file.write_text(toml_lines(config))
         argv = [
             str(self.bin / "flower-supernode"),
             "--superlink",
@@ -329,76 +246,3 @@ class LoopbackFederation:
         proc = self._processes["superlink"].proc
         assert proc is not None
         return proc.pid
-
-    # ---- runs ----------------------------------------------------------------------------------
-
-    def flwr(
-        self, *args: str, timeout: float = 120.0, check: bool = False
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the ``flwr`` CLI against this federation."""
-        done = subprocess.run(
-            [str(self.bin / "flwr"), *args],
-            env=self._env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and done.returncode != 0:
-            raise FederationError(f"flwr {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-        return done
-
-    def submit(self, app_dir: Path, run_config: Mapping[str, object]) -> str:
-        """Start a run of the app in ``app_dir``; its run id."""
-        config_file = self.workdir / f"run-config-{time.monotonic_ns()}.toml"
-        config_file.write_text(_toml_lines(run_config))
-        done = self.flwr(
-            "run", str(app_dir), CONNECTION, "--format", "json", "--run-config", str(config_file)
-        )
-        try:
-            payload = json.loads(done.stdout[done.stdout.index("{") :])
-        except ValueError:
-            payload = {}
-        if done.returncode != 0 or not payload.get("run-id"):
-            raise FederationError(f"flwr run did not start a run:\n{done.stdout}{done.stderr}")
-        return str(payload["run-id"])
-
-    def status(self, run_id: str) -> tuple[str, str]:
-        done = self.flwr("ls", CONNECTION, "--run-id", run_id, "--format", "json")
-        try:
-            run = json.loads(done.stdout[done.stdout.index("{") :])["runs"][0]
-        except (ValueError, KeyError, IndexError):
-            return "unknown", done.stdout + done.stderr
-        return str(run.get("status", "unknown")), str(run.get("status-details", ""))
-
-    def wait(self, run_id: str, timeout: float, poll: float = 5.0) -> RunOutcome:
-        """Block until the run finishes (or ``timeout`` passes, then stop it)."""
-        start = time.monotonic()
-        status, details = "unknown", ""
-        while time.monotonic() - start < timeout:
-            status, details = self.status(run_id)
-            if status.startswith("finished"):
-                break
-            time.sleep(poll)
-        else:
-            self.flwr("stop", run_id, CONNECTION)
-            status, details = "timed out", f"no end within {timeout:.0f} s; stopped"
-        log = self.flwr("log", run_id, CONNECTION, "--show").stdout
-        return RunOutcome(run_id, status, details, log, time.monotonic() - start)
-
-    def run(
-        self, app_dir: Path, run_config: Mapping[str, object], timeout: float = 3600.0
-    ) -> RunOutcome:
-        return self.wait(self.submit(app_dir, run_config), timeout)
-
-
-def _toml_lines(values: Mapping[str, object]) -> str:
-    return "".join(f"{json.dumps(k)} = {_toml_value(v)}\n" for k, v in values.items())
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))

@@ -18,7 +18,8 @@ import pytest
 from prism_secure.app import train_run
 from prism_secure.config import build_config
 from prism_secure.federation.flower.local import APP_DIR
-from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation, _descendants
+from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
+from prism_secure.protocols.adapters.flower.processes import descendants
 
 SITES = 3
 
@@ -54,7 +55,7 @@ def federation(
     fed = LoopbackFederation(work / "federation", nodes, auth=True)
     with fed:
         yield fed
-    assert _descendants(fed.superlink_pid) == []
+    assert descendants(fed.superlink_pid) == []
 
 
 def _tiny(tiny_overrides: dict[str, object], **more: object) -> dict[str, object]:

@@ -1,0 +1,94 @@
+"""Operating-system helpers for a local Flower deployment: ports, process trees, reaping.
+
+Flower's processes start each other (a SuperLink its SuperExec, a SuperExec a ServerApp or a
+ClientApp per message), some in sessions of their own; to stop all of them the federation becomes
+a child subreaper on Linux, gives each child a parent-death signal, and walks ``/proc``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+
+
+class FederationError(RuntimeError):
+    """A process of the local federation failed to start or a run could not be submitted."""
+
+
+def linux_prctl(option: int, value: int) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def child_setup() -> None:  # pragma: no cover - runs in the child before exec
+    linux_prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (all bound at once, then released)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (Linux ``/proc``; empty elsewhere)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def flower_bin() -> Path:
+    """The folder holding Flower's executables (they start each other by name via PATH)."""
+    here = Path(sys.executable).parent
+    if (here / "flower-superlink").exists():
+        return here
+    found = shutil.which("flower-superlink")
+    if found is None:
+        raise FederationError(
+            "flower-superlink is not installed: pip install 'prism-secure[flower]'"
+        )
+    return Path(found).resolve().parent
