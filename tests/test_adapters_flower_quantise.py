@@ -19,6 +19,7 @@ from prism_secure.protocols.adapters.flower.quantise import dequantise_sum, quan
 from prism_secure.protocols.adapters.flower.quantise_config import (
     MAX_BITS,
     QuantiseConfig,
+    finest_levels,
     plan_vector,
 )
 
@@ -164,11 +165,12 @@ def test_no_wrap_at_the_extremes_and_the_modulus_is_the_smallest(
     w = cfg.weight_bound
     e = quantise(update, layout, cfg, clients=n, client=0, num_examples=w)
     plan = e.plan
-    span = max(cfg.levels, cfg.integer_span if ints else 0)
-    assert int(e.vector[: plan.data].max()) == w * span  # the largest entry a client can send
+    largest = max(cfg.levels, w * cfg.integer_span if ints else 0)
+    assert int(e.vector[: plan.data].max()) == largest  # the largest entry a client can send
     total = secure_sum([e.vector] * n, plan.bits)
     assert int(total.max()) <= (1 << plan.bits) - 1
-    assert n * w * span >= 1 << (plan.bits - 1) or plan.bits == n.bit_length() + 1
+    top = n * max(w, largest)  # the largest entry of the sum: the modulus is the smallest
+    assert top >= 1 << (plan.bits - 1) or plan.bits == n.bit_length() + 1
     agg = dequantise_sum(total, layout, cfg, clients=n, survivors=n)
     assert agg.total_weight == n * w
     np.testing.assert_allclose(
@@ -184,18 +186,19 @@ def test_no_wrap_at_the_extremes_and_the_modulus_is_the_smallest(
 def test_modulus_past_62_bits_is_refused_naming_the_largest_factor() -> None:
     layout = ArrayLayout.of({"x": np.zeros(3, np.float32)})
     cfg = QuantiseConfig(levels_bits=48, max_weight=2**10)
-    plan = plan_vector(cfg, layout, 16)  # 48 + 10 + 4 + 1 bits at most
+    plan = plan_vector(cfg, layout, 2**14 - 1)  # bitlen((2^14 - 1)(2^48 - 1)) = 62
+    assert plan.bits == MAX_BITS
     SessionParams(threshold=2, bits=plan.bits, length=plan.length)  # the protocol takes it
     with pytest.raises(ConfigError) as info:
-        plan_vector(cfg, layout, 2**14)
+        plan_vector(cfg, layout, 2**14 + 1)
     assert info.value.field == "levels_bits"
     with pytest.raises(ConfigError) as info:
-        plan_vector(QuantiseConfig(levels_bits=8, max_weight=2**40), layout, 2**16)
+        plan_vector(QuantiseConfig(levels_bits=8, max_weight=2**40), layout, 2**30)
     assert info.value.field == "max_weight"
-    edge = plan_vector(QuantiseConfig(levels_bits=40, max_weight=2**12), layout, 2**10 - 1)
-    assert edge.bits <= MAX_BITS
-    SessionParams(threshold=2, bits=edge.bits, length=edge.length)
     ints = ArrayLayout.of({"k": np.zeros(2, np.int64)})
+    with pytest.raises(ConfigError) as info:
+        plan_vector(QuantiseConfig(integer_range=(0, 2**40), max_weight=2**10), ints, 2**16)
+    assert info.value.field == "integer_range"
     with pytest.raises(ConfigError) as info:
         plan_vector(QuantiseConfig(integer_range=(-(2**61), 2**61)), ints, 8)
     assert info.value.field == "integer_range"
@@ -230,7 +233,7 @@ def test_hoeffding_bound_holds_for_fifty_clients() -> None:
     )
     ref = sum(w * u["x"] for u, w in zip(updates, weights, strict=True))
     err = np.abs(agg.sums["x"] - ref).max()
-    likely = cfg.likely_sum_error(agg.total_weight, delta=1e-12)  # union over 2000 entries
+    likely = cfg.likely_sum_error(agg.clients, delta=1e-12)  # union over 2000 entries
     assert err <= likely < agg.sum_error_bound
 
 
@@ -293,7 +296,8 @@ def test_impossible_sums_are_refused() -> None:
     one = quantise({"x": np.zeros(4)}, layout, cfg, clients=2, client=0, num_examples=3)
     plan = one.plan
     good = secure_sum([one.vector] * 2, plan.bits)  # summed weight 6
-    assert dequantise_sum(good, layout, cfg, clients=2, survivors=2).total_weight == 6
+    agg = dequantise_sum(good, layout, cfg, clients=2, survivors=2)
+    assert (agg.clients, agg.total_weight) == (2, 6)
     for bad in (
         good[:-1],
         good.astype(np.float64),
@@ -310,10 +314,37 @@ def test_impossible_sums_are_refused() -> None:
     assert info.value.field == "weight"
     with pytest.raises(AggregateError) as info:
         dequantise_sum(good, layout, cfg, clients=2, survivors=1)
-    assert info.value.field == "weight"
+    assert info.value.field == "count"
     big = good.copy()
-    big[0] = 6 * cfg.levels + 1  # more than a summed weight of 6 allows
+    big[0] = 2 * cfg.levels + 1  # more than 2 clients can send
     assert big[0] < 1 << plan.bits
     with pytest.raises(AggregateError) as info:
         dequantise_sum(big, layout, cfg, clients=2)
     assert info.value.field == "total"
+
+
+def test_finest_levels_fill_a_32_bit_word_and_no_more() -> None:
+    layout = ArrayLayout.of({"x": np.zeros(5, np.float32)})
+    for n in (2, 10, 50, 1000):
+        cfg = finest_levels(QuantiseConfig(max_weight=1000), layout, n)
+        assert plan_vector(cfg, layout, n).bits <= 32
+        finer = cfg.model_copy(update={"levels_bits": cfg.levels_bits + 1})
+        assert plan_vector(finer, layout, n).bits > 32
+
+
+def test_weighted_mean_error_shrinks_with_the_mean_weight() -> None:
+    """Scaling by w / W before rounding: heavy clients get a finer grid for their share."""
+    cfg = QuantiseConfig(levels_bits=10, max_weight=1000)
+    x = {"x": np.full(20_000, 0.3)}
+    layout = ArrayLayout.of(x)
+    enc = [quantise(x, layout, cfg, clients=4, client=i, num_examples=1000) for i in range(4)]
+    agg = dequantise_sum(
+        secure_sum([e.vector for e in enc], enc[0].plan.bits), layout, cfg, clients=4
+    )
+    assert agg.mean_error_bound("x") < 1.01 * cfg.step  # W m / Σw = 1
+    light = [quantise(x, layout, cfg, clients=4, client=i, num_examples=10) for i in range(4)]
+    agg_light = dequantise_sum(
+        secure_sum([e.vector for e in light], light[0].plan.bits), layout, cfg, clients=4
+    )
+    assert agg_light.mean_error_bound("x") > 99 * cfg.step  # 100x coarser for w = W / 100
+    assert np.abs(agg_light.mean()["x"] - 0.3).max() <= agg_light.mean_error_bound("x")

@@ -71,33 +71,38 @@ def quantise(
     """
     plan = plan_vector(config, layout, clients)
     values = check_update(arrays, layout, client=client)
-    weight = np.uint64(client_weight(num_examples, config, client=client))
+    weight = client_weight(num_examples, config, client=client)
     rng = np.random.default_rng(secrets.randbits(128))
     out = np.empty(plan.length, dtype=np.uint64)
     clipped: dict[str, int] = {}
     pos = 0
     for spec, value in zip(layout.arrays, values, strict=True):
-        flat = value.reshape(-1)
+        flat, part = value.reshape(-1), out[pos : pos + spec.size]
         if spec.is_float:
-            encoded, clipped[spec.name] = _encode_floats(flat, config, rng)
+            share = weight / config.weight_bound
+            part[:], clipped[spec.name] = _encode_floats(flat, share, config, rng)
         else:
             encoded, clipped[spec.name] = _encode_integers(flat, config)
-        np.multiply(encoded, weight, out=out[pos : pos + spec.size])
+            np.multiply(encoded, np.uint64(weight), out=part)
         pos += spec.size
     out[plan.weight_index] = weight
-    out[plan.weight_index + 1 :] = _digits(sum(clipped.values()), plan)
+    out[plan.count_index] = 1
+    out[plan.count_index + 1 :] = _digits(sum(clipped.values()), plan)
     return QuantisedUpdate(
-        vector=out.astype(uint_dtype(plan.bits)), plan=plan, weight=int(weight), clipped=clipped
+        vector=out.astype(uint_dtype(plan.bits)), plan=plan, weight=weight, clipped=clipped
     )
 
 
 def _encode_floats(
-    flat: np.ndarray, config: QuantiseConfig, rng: np.random.Generator
+    flat: np.ndarray, share: float, config: QuantiseConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, int]:
+    """Grid indices of ``share * clip(x)``: stochastic rounding, E[index] = exact position."""
     c, levels = config.clip, config.levels
     x = flat.astype(np.float64)
     outside = int(np.count_nonzero(x < -c) + np.count_nonzero(x > c))
     np.clip(x, -c, c, out=x)
+    if share != 1.0:
+        x *= share
     u = (x + c) * (levels / (2.0 * c))
     np.clip(u, 0.0, float(levels), out=u)  # float rounding must not leave the grid
     low = np.floor(u)
@@ -123,14 +128,15 @@ class AggregateUpdate(BaseModel):
     """The de-quantised sum of the survivors' updates.
 
     ``sums`` holds Σ w x per array (float64 for float arrays, exact int64 for integer ones) in
-    the declared shapes; ``total_weight`` is Σ w (the survivor count when unweighted);
-    ``clipped`` the number of entries clipped over all survivors.
+    the declared shapes; ``clients`` is how many updates were summed, ``total_weight`` Σ w
+    (equal to ``clients`` when unweighted), ``clipped`` the entries clipped over all of them.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
     layout: ArrayLayout
     config: QuantiseConfig
     sums: dict[str, np.ndarray]
+    clients: int
     total_weight: int
     clipped: int
 
@@ -149,12 +155,14 @@ class AggregateUpdate(BaseModel):
     @property
     def sum_error_bound(self) -> float:
         """Largest error of any float entry of ``sums`` (against the clipped inputs)."""
-        return self.config.float_sum_error_bound(self.total_weight)
+        return self.config.float_sum_error_bound(self.clients)
 
     def mean_error_bound(self, name: str) -> float:
         """Largest error of the entries of ``mean()[name]`` (0 for integer arrays)."""
         spec = next(a for a in self.layout.arrays if a.name == name)
-        return self.config.float_mean_error_bound(spec.np_dtype) if spec.is_float else 0.0
+        if not spec.is_float:
+            return 0.0
+        return self.config.float_mean_error_bound(self.clients, self.total_weight, spec.np_dtype)
 
 
 def dequantise_sum(
@@ -167,8 +175,8 @@ def dequantise_sum(
 ) -> AggregateUpdate:
     """The arrays behind a secure sum of encoded updates (a cohort of ``clients``).
 
-    ``survivors``, when given, must be consistent with the summed weight. Anything a sum of
-    valid encodings cannot be (wrong length, out of range, impossible weight) raises
+    ``survivors``, when given, must equal the number of updates summed. Anything a sum of valid
+    encodings cannot be (wrong length, out of range, impossible count or weight) raises
     :class:`AggregateError`.
     """
     plan = plan_vector(config, layout, clients)
@@ -179,35 +187,43 @@ def dequantise_sum(
         )
     if total.size and (int(total.min()) < 0 or int(total.max()) >= 1 << plan.bits):
         raise AggregateError("total", f"entries must lie in [0, 2^{plan.bits})")
-    weight = _check_weight(int(total[plan.weight_index]), config, clients, survivors)
+    count, weight = _check_counts(total, plan, config, survivors)
     sums: dict[str, np.ndarray] = {}
     pos = 0
     for spec in layout.arrays:
         part = total[pos : pos + spec.size].astype(np.int64)
         pos += spec.size
-        span = config.levels if spec.is_float else config.integer_span
-        if part.size and int(part.max()) > weight * span:
-            raise AggregateError("total", f"{spec.name}: an entry exceeds what Σw clients send")
+        most = count * config.levels if spec.is_float else weight * config.integer_span
+        if part.size and int(part.max()) > most:
+            raise AggregateError(
+                "total", f"{spec.name}: an entry exceeds what {count} clients send"
+            )
         if spec.is_float:
-            centred = 2 * part - config.levels * weight  # exact: |.| < 2^63
+            centred = 2 * part - config.levels * count  # exact: |.| < 2^63
             value = centred.astype(np.float64) * (config.clip / config.levels)
+            value *= config.weight_bound
         else:
             value = part + config.integer_range[0] * weight
         sums[spec.name] = value.reshape(spec.shape)
-    digits = total[plan.weight_index + 1 :]
+    digits = total[plan.count_index + 1 :]
     clipped = sum(int(d) << (plan.digit_bits * j) for j, d in enumerate(digits))
     return AggregateUpdate(
-        layout=layout, config=config, sums=sums, total_weight=weight, clipped=clipped
+        layout=layout, config=config, sums=sums, clients=count, total_weight=weight, clipped=clipped
     )
 
 
-def _check_weight(weight: int, config: QuantiseConfig, clients: int, survivors: int | None) -> int:
-    most = clients if survivors is None else survivors
-    least = 1 if survivors is None else survivors
-    if not least <= weight <= most * config.weight_bound:
+def _check_counts(
+    total: np.ndarray, plan: VectorPlan, config: QuantiseConfig, survivors: int | None
+) -> tuple[int, int]:
+    """The number of updates summed and their total weight, if a sum of valid ones can hold them."""
+    count, weight = int(total[plan.count_index]), int(total[plan.weight_index])
+    if not 1 <= count <= plan.clients or (survivors is not None and count != survivors):
+        expected = f"{survivors}" if survivors is not None else f"1 to {plan.clients}"
+        raise AggregateError("count", f"{count} updates summed, expected {expected}")
+    if not count <= weight <= count * config.weight_bound:
         raise AggregateError(
             "weight",
-            f"summed weight {weight} is impossible for {most} clients "
+            f"summed weight {weight} is impossible for {count} clients "
             f"with weights in [1, {config.weight_bound}]",
         )
-    return weight
+    return count, weight
