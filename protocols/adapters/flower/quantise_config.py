@@ -20,11 +20,11 @@ for the weight and makes the grid serve the weighted value itself.
 Error of a float entry: each client's rounding moves its y by less than Δ, so the de-quantised
 weighted sum W Σ y is within W m Δ of Σ w x' (``float_sum_error_bound``), and the weighted mean
 within W m Δ / Σw: Δ when unweighted, Δ W / w̄ for a mean weight w̄. Float64 arithmetic on both
-sides adds less than 2^-48 c per client and unit of W (about 14 roundings of relative size 2^-53
-on magnitudes of at most 2c), and casting the mean to the array's dtype adds at most c eps(dtype).
-The rounding errors are independent, zero-mean and each within an interval of width Δ, so by
-Hoeffding the sum's error also stays under W Δ sqrt(m ln(2/δ) / 2) with probability 1 - δ.
-Integer entries are exact.
+sides adds less than 2^-46 c per client and unit of W (about 20 roundings of relative size
+2^-53 on magnitudes of at most 2c use a fifth of that), and casting the mean to the array's
+dtype adds at most c eps(dtype). The rounding errors are independent, zero-mean and each within
+an interval of width Δ, so by Hoeffding the sum's error also stays under W Δ sqrt(m ln(2/δ) / 2)
+with probability 1 - δ. Integer entries are exact.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from prism_secure.errors import ConfigError
 from prism_secure.protocols.adapters.flower.layout import ArrayLayout
 
 MAX_BITS = 62  # what SessionParams accepts: the int64 sum must be exact
-FLOAT_SLACK = 2.0**-48  # float64 rounding, encode plus decode, per client and unit W, times c
+FLOAT_SLACK = 2.0**-46  # float64 rounding, encode plus decode, per client and unit W, times c
 
 
 class QuantiseConfig(BaseModel):
