@@ -10,7 +10,8 @@ from the plain weighted mean of the clients whose masked input reached the serve
   deflated and re-inflated by Flower's own object codec (what its HTTP grid sends), to the target
   node's ``ClientApp``; bytes per client are those deflated objects. Server seconds are the
   workflow's wall time less the time in client calls and in the codec.
-- Ours: the same updates through ``quantise`` -> ``run_secure_sum`` -> ``dequantise_sum``; bytes
+- Ours: the same updates through ``quantise`` -> ``run_secure_sum`` -> ``dequantise_sum``, on the
+  finest grid whose sum fits 32 bits (``finest_levels``); bytes
   are the protocol's own bytes, without Flower's message framing (the ClientApp mod and server
   workflow will carry them over Flower messages). Client seconds add quantising, server seconds
   de-quantising.
@@ -42,12 +43,13 @@ from prism_secure.protocols.adapters.flower import (
     ArrayLayout,
     QuantiseConfig,
     dequantise_sum,
+    finest_levels,
     quantise,
 )
 
 OUR_PHASE = {"setup": "advertise", "share": "share", "masked": "masked", "unmask": "unmask"}
 MAX_WEIGHT = 1000
-LEVELS_BITS = 22  # Flower's default quantization_range is 2^22 levels
+LEVELS_BITS = 22  # Flower's default quantization_range: 2^22 levels (its modulus is 2^32)
 
 
 def make_app(n: int, d: int, seed: int) -> tuple[list[dict[str, np.ndarray]], list[int]]:
@@ -74,8 +76,8 @@ def plain_mean(updates: list[dict], weights: list[int], keep: list[int]) -> list
 
 def our_round(updates: list[dict], weights: list[int], t: int, drops: dict[int, str]) -> dict:
     n = len(updates)
-    cfg = QuantiseConfig(clip=1.0, levels_bits=LEVELS_BITS, max_weight=MAX_WEIGHT)
     layout = ArrayLayout.of(updates[0])
+    cfg = finest_levels(QuantiseConfig(clip=1.0, max_weight=MAX_WEIGHT), layout, n, bits=32)
     encode_s, vectors = [], {}
     for i, (u, w) in enumerate(zip(updates, weights, strict=True)):
         start = time.perf_counter()
@@ -92,7 +94,7 @@ def our_round(updates: list[dict], weights: list[int], t: int, drops: dict[int, 
             dropouts={i: OUR_PHASE[s] for i, s in drops.items()},
         )
     except AbortedError:
-        return {"completed": False, "bits": plan.bits}
+        return {"completed": False, "bits": plan.bits, "levels_bits": cfg.levels_bits}
     start = time.perf_counter()
     agg = dequantise_sum(res.total, layout, cfg, clients=n, survivors=len(res.survivors))
     mean = agg.mean()
@@ -101,6 +103,7 @@ def our_round(updates: list[dict], weights: list[int], t: int, drops: dict[int, 
     row = {
         "completed": True,
         "bits": plan.bits,
+        "levels_bits": cfg.levels_bits,
         "server_s": res.server_seconds + decode,
         "client_s": res.client_seconds + statistics.median(encode_s),
         "up_bytes": statistics.median(res.bytes_up_per_client[i] for i in keep),

@@ -23,6 +23,7 @@ from prism_secure.protocols.adapters.flower.quantise import (
 from prism_secure.protocols.adapters.flower.quantise_config import (
     QuantiseConfig,
     VectorPlan,
+    finest_levels,
     plan_vector,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "check_update",
     "choose_params",
     "dequantise_sum",
+    "finest_levels",
     "is_secure",
     "plan_vector",
     "quantise",

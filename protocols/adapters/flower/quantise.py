@@ -168,7 +168,7 @@ class AggregateUpdate(BaseModel):
 
     def mean_error_bound(self, name: str) -> float:
         """Largest error of the entries of ``mean()[name]`` (0 for integer arrays)."""
-        spec = next(a for a in self.layout.arrays if a.name == name)
+        spec = {a.name: a for a in self.layout.arrays}[name]  # KeyError for unknown names
         if not spec.is_float:
             return 0.0
         return self.config.float_mean_error_bound(self.clients, self.total_weight, spec.np_dtype)
