@@ -11,10 +11,9 @@ from the plain weighted mean of the clients whose masked input reached the serve
   node's ``ClientApp``; bytes per client are those deflated objects. Server seconds are the
   workflow's wall time less the time in client calls and in the codec.
 - Ours: the same updates through ``quantise`` -> ``run_secure_sum`` -> ``dequantise_sum``, on the
-  finest grid whose sum fits 32 bits (``finest_levels``); bytes
-  are the protocol's own bytes, without Flower's message framing (the ClientApp mod and server
-  workflow will carry them over Flower messages). Client seconds add quantising, server seconds
-  de-quantising.
+  finest grid whose sum fits 32 bits (``finest_levels``); bytes are the protocol's own bytes,
+  without Flower's message framing (the ClientApp mod and server workflow will carry them over
+  Flower messages). Client seconds add quantising, server seconds de-quantising.
 
 Both use the full graph and the same threshold t = floor(n/2) + 1 (the smallest secure one).
 A dropped client stops answering at ``--stage`` and after; the in-memory grid does not wait out
