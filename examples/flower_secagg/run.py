@@ -44,7 +44,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         outcome = federation.run(APP, config, timeout=args.timeout)
     if not outcome.completed:
         raise SystemExit(f"run {outcome.status}: {outcome.details}\n{outcome.log[-3000:]}")
-    return json.loads(out.read_text())
+    report = json.loads(out.read_text())
+    if report["python"] != sys.executable:  # Flower's processes must import our installation
+        raise SystemExit(f"the ServerApp ran under {report['python']}, not {sys.executable}")
+    return report
 
 
 def compare(federated: dict, nodes: int, rounds: int, lr: float, steps: int) -> float:

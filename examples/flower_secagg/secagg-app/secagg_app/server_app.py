@@ -1,8 +1,12 @@
-"""The ServerApp: FedAvg over every SuperNode; each round's global arrays go to ``out-file``."""
+"""The ServerApp: FedAvg over every SuperNode; each round's global arrays go to ``out-file``.
+
+``out-file`` also names the Python this process runs under, so a launcher can check it.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, MetricRecord
@@ -43,4 +47,5 @@ def main(grid: Grid, context: Context) -> None:
         evaluate_fn=record,
     )
     if cfg["out-file"]:
-        Path(str(cfg["out-file"])).write_text(json.dumps({"rounds": history}))
+        report = {"python": sys.executable, "rounds": history}
+        Path(str(cfg["out-file"])).write_text(json.dumps(report))
