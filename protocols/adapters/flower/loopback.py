@@ -73,7 +73,7 @@ class LoopbackFederation(FlowerControl):
         self.tls = self.tls or self.auth
         self.home = self.workdir / "flwr-home"
         self.logs = self.workdir / "logs"
-        self.bin = flower_bin()
+        self.bin = flower_bin(self.workdir / "bin")
         self._env = dict(os.environ)
         self._env.update(
             FLWR_HOME=str(self.home),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
+import shlex
 import signal
 import socket
 import sys
+from importlib import metadata
 from pathlib import Path
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
@@ -81,14 +82,42 @@ def reap() -> None:
             return
 
 
-def flower_bin() -> Path:
-    """The folder holding Flower's executables (they start each other by name via PATH)."""
-    here = Path(sys.executable).parent
-    if (here / "flower-superlink").exists():
-        return here
-    found = shutil.which("flower-superlink")
-    if found is None:
+def _launcher_text(target: str) -> str:
+    """A file that is both sh and Python (the trick pip uses for long interpreter paths): sh
+    re-executes it under this interpreter, Python calls the entry point ``module:attr``."""
+    module, _, attr = target.partition(":")
+    return (
+        "#!/bin/sh\n"
+        f"'''exec' {shlex.quote(sys.executable)} \"$0\" \"$@\"\n"
+        "' '''\n"
+        "import importlib\n"
+        "import sys\n"
+        f"main = importlib.import_module({module!r})\n"
+        f"for part in {attr!r}.split('.'):\n"
+        "    main = getattr(main, part)\n"
+        "sys.exit(main())\n"
+    )
+
+
+def flower_bin(folder: Path) -> Path:
+    """A folder of launchers that run Flower's executables under this very interpreter.
+
+    Flower's processes start each other by name through PATH. The first ``flower-superlink`` on
+    PATH may belong to another Python (a pyenv shim, the system's), whose ClientApps would import
+    another copy of prism-secure, or none; launchers written from the ``flwr`` distribution's own
+    console-script entry points pin every process of the federation to ``sys.executable``.
+    """
+    try:
+        scripts = [
+            e for e in metadata.distribution("flwr").entry_points if e.group == "console_scripts"
+        ]
+    except metadata.PackageNotFoundError:
         raise FederationError(
-            "flower-superlink is not installed: pip install 'prism-secure[flower]'"
-        )
-    return Path(found).resolve().parent
+            "Flower is not installed: pip install 'prism-secure[flower]'"
+        ) from None
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in scripts:
+        launcher = folder / entry.name
+        launcher.write_text(_launcher_text(entry.value))
+        launcher.chmod(0o755)
+    return folder
