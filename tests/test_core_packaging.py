@@ -25,7 +25,9 @@ def test_mapped_packages_import_under_prism_secure(tmp_path: Path) -> None:
     assert _run(code, tmp_path) == "[True, True, True]"
 
 
-@pytest.mark.parametrize("module", ["prism_secure.protocols", "prism_secure.protocols.driver"])
+@pytest.mark.parametrize(
+    "module", ["prism_secure.protocols", "prism_secure.protocols.secagg.driver"]
+)
 def test_protocols_do_not_import_torch(module: str, tmp_path: Path) -> None:
     code = f"import sys, {module}; print('torch' in sys.modules)"
     assert _run(code, tmp_path) == "False"

@@ -4,8 +4,8 @@ The engine draws dropout phases from the SecAgg driver (advertise, share, masked
 unmask). The HE path has one upload and one decryption, so each name maps onto what matters: did
 the ciphertext reach the server? advertise/share/masked happen before SecAgg's masked-input upload,
 so a client dropping there is missing from the sum; consistency/unmask come after it, so the client
-is still counted (its ciphertext is already in the aggregate). See
-:data:`prism_secure.protocols.he.PHASE_MAP`.
+is still counted (its ciphertext is already in the aggregate): ``HE_PHASE`` below translates them
+into the HE path's own phases (:func:`prism_secure.protocols.he.phase_names`).
 
 Trust model: every client holds the one shared secret key; a client colluding with the server can
 decrypt every individual mask (details in :mod:`prism_secure.protocols.he`).
@@ -24,6 +24,15 @@ from prism_secure.federation.secure_sum import (
     outcome_of,
     release_threshold,
 )
+
+# The engine's SecAgg phase names, as the HE path's phases: did the ciphertext reach the server?
+HE_PHASE = {
+    "advertise": "upload",
+    "share": "upload",
+    "masked": "upload",
+    "consistency": "decrypt",
+    "unmask": "decrypt",
+}
 
 
 class HomomorphicSum(MaskSummer):
@@ -49,7 +58,7 @@ class HomomorphicSum(MaskSummer):
             inputs,
             round_index=round_index,
             model_digest=model_digest,
-            dropouts=dropouts or None,
+            dropouts={c: HE_PHASE.get(p, p) for c, p in dropouts.items()} or None,
             min_survivors=release_threshold(self.cfg, len(inputs)),
         )
         return outcome_of(res, start)

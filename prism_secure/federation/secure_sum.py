@@ -42,7 +42,7 @@ def outcome_of(res: Any, start: float) -> SumOutcome:
         seconds=time.perf_counter() - start,
         server_seconds=res.server_seconds,
         client_seconds=res.client_seconds,
-        bits=res.bits,
+        bits=res.secagg.bits if res.secagg is not None else None,
         transcript=res.transcript,
     )
 
@@ -53,7 +53,7 @@ def chosen_parameters(
     """The graph, k and t a round of ``n`` clients uses, with the bound on its abort risk.
 
     What the user left unset (``threshold``, ``neighbours``) comes from the parameter finder
-    (:func:`prism_secure.protocols.params.choose`), planning for ``cfg.dropout`` (else
+    (:func:`prism_secure.protocols.secagg.params.choose`), planning for ``cfg.dropout`` (else
     ``dropout``, else none). On the full graph and the homomorphic path ``neighbours`` is None.
     """
     plan = cfg.dropout if cfg.dropout is not None else (dropout or 0.0)
@@ -61,7 +61,11 @@ def chosen_parameters(
         fraction = 0.5 if cfg.threshold is None else cfg.threshold
         t = 1 if n <= 1 else max(2, math.ceil(fraction * n))
         return {"graph": "full", "neighbours": None, "threshold": t, "clients": n, "stall": 0.0}
-    from prism_secure.protocols.params import min_threshold, neighbourhood_size, stall_probability
+    from prism_secure.protocols.secagg.params import (
+        min_threshold,
+        neighbourhood_size,
+        stall_probability,
+    )
 
     k = _neighbours(cfg, n, plan) if cfg.graph == "sparse" else None
     group = neighbourhood_size(n, cfg.graph, k)
@@ -85,7 +89,7 @@ def chosen_parameters(
 def _neighbours(cfg: SecureAggConfig, n: int, dropout: float) -> int:
     """The SecAgg+ degree: the user's, or the finder's (its least risky if none qualifies)."""
     from prism_secure.protocols.errors import ParameterError
-    from prism_secure.protocols.params import candidates, choose
+    from prism_secure.protocols.secagg.params import candidates, choose
 
     if cfg.neighbours is not None:
         if cfg.neighbours % 2:
@@ -112,7 +116,7 @@ def stall_risk(cfg: SecureAggConfig, n: int, dropout: float) -> float:
     """Bound on the chance that a round of ``n`` clients aborts at this dropout rate (pairwise)."""
     if cfg.mode != "pairwise" or n <= 1 or dropout <= 0:
         return 0.0
-    from prism_secure.protocols.params import neighbourhood_size, stall_probability
+    from prism_secure.protocols.secagg.params import neighbourhood_size, stall_probability
 
     chosen = chosen_parameters(cfg, n, dropout)
     k = chosen["neighbours"]
@@ -183,7 +187,7 @@ class PairwiseSum(MaskSummer):
         model_digest: bytes,
         dropouts: dict[int, str],
     ) -> SumOutcome:
-        from prism_secure.protocols.driver import run_secure_sum
+        from prism_secure.protocols.secagg.driver import run_secure_sum
 
         start = time.perf_counter()
         chosen = chosen_parameters(self.cfg, len(inputs))
@@ -201,7 +205,7 @@ class PairwiseSum(MaskSummer):
 
 
 def dropout_phases() -> list[str]:
-    from prism_secure.protocols.driver import phase_names
+    from prism_secure.protocols.secagg.driver import phase_names
 
     return phase_names()
 
