@@ -165,6 +165,6 @@ def lab() -> Lab:
     return Lab()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_lab() -> type[Lab]:
     return Lab
