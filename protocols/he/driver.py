@@ -20,7 +20,7 @@ from prism_secure.protocols.he.errors import HEInputError, HEParameterError
 from prism_secure.protocols.he.keys import KeySetup, generate_keys
 from prism_secure.protocols.he.params import HEParams
 from prism_secure.protocols.he.server import HEServer
-from prism_secure.protocols.metering import Meter, median_or_zero
+from prism_secure.protocols.inprocess import Meter, check_dropouts, median_or_zero
 from prism_secure.protocols.result import HEDetails, SecureSumResult
 
 # Phases at which a client can vanish on this path, in order (keys of ``dropouts``).
@@ -57,7 +57,7 @@ def run_he_sum(
     """
     params = params_for(inputs, max_value, poly_modulus_degree, plain_modulus, coeff_mod_bit_sizes)
     ids = sorted(int(c) for c in inputs)
-    drops = check_dropouts(dropouts, inputs)
+    drops = check_dropouts(dropouts, inputs, HE_PHASES)
     if key_holders is not None and key_holders < 1:
         raise HEParameterError(f"key_holders must be at least 1, got {key_holders}")
     if keys is not None and (keys.params != params or sorted(keys.client_bundles) != ids):
@@ -122,19 +122,6 @@ def params_for(
         plain_modulus=plain_modulus,
         coeff_mod_bit_sizes=tuple(coeff_mod_bit_sizes),
     )
-
-
-def check_dropouts(
-    dropouts: dict[int, str] | None, inputs: dict[int, np.ndarray]
-) -> dict[int, str]:
-    """``dropouts`` (client -> phase it never sends), checked against the phases and inputs."""
-    drops = {int(c): ph for c, ph in (dropouts or {}).items()}
-    for c, phase in drops.items():
-        if phase not in HE_PHASES:
-            raise ValueError(f"dropouts[{c}]: unknown phase {phase!r}; use one of {HE_PHASES}")
-        if c not in inputs:
-            raise ValueError(f"dropouts names client {c}, which has no input")
-    return drops
 
 
 def distribute_keys(setup: KeySetup, meter: Meter, ids: list[int]) -> None:

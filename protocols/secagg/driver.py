@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from prism_secure.protocols.errors import AbortedError, SecAggError
-from prism_secure.protocols.metering import Meter
+from prism_secure.protocols.inprocess import Meter, check_dropouts
 from prism_secure.protocols.result import SecAggDetails, SecureSumResult
 from prism_secure.protocols.secagg.client import SecAggClient
 from prism_secure.protocols.secagg.params import (
@@ -66,19 +66,6 @@ def resolve_params(
     )
 
 
-def check_dropouts(
-    dropouts: dict[int, str] | None, inputs: dict[int, np.ndarray]
-) -> dict[int, str]:
-    """``dropouts`` (client -> phase it never sends), checked against the phases and inputs."""
-    dropouts = dict(dropouts or {})
-    for cid, phase in dropouts.items():
-        if phase not in PHASES:
-            raise ValueError(f"dropouts[{cid}]: unknown phase {phase!r}; use one of {PHASES}")
-        if cid not in inputs:
-            raise ValueError(f"dropouts names client {cid}, which has no input")
-    return dropouts
-
-
 def run_secure_sum(
     inputs: dict[int, np.ndarray],
     *,
@@ -103,7 +90,7 @@ def run_secure_sum(
         inputs, bits=bits, threshold=threshold, graph=graph, neighbours=neighbours
     )
     params = params.model_copy(update={"prg": prg, "aead": aead})
-    dropouts = check_dropouts(dropouts, inputs)
+    dropouts = check_dropouts(dropouts, inputs, PHASES)
     ids = sorted(int(c) for c in inputs)
     meter = Meter(ids)
     clients: dict[int, SecAggClient] = {}
@@ -207,7 +194,6 @@ def _result(
 __all__ = [
     "AbortedError",
     "SecureSumResult",
-    "check_dropouts",
     "phase_names",
     "resolve_params",
     "run_secure_sum",

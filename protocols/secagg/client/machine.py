@@ -64,25 +64,11 @@ class SecAggClient:
     def _setup(self, info: RoundInfo, state: ClientState) -> None:
         self._info = info
         self._state = state
+        self.id, self.params = info.client_id, info.params
+        self.round, self.model_digest = info.round_index, info.model_digest
         self.masking_seconds = 0.0  # building the masked vector: the keystream-bound part
 
     # ---- public surface --------------------------------------------------------------------
-
-    @property
-    def id(self) -> int:
-        return self._info.client_id
-
-    @property
-    def params(self) -> SessionParams:
-        return self._info.params
-
-    @property
-    def round(self) -> int:
-        return self._info.round_index
-
-    @property
-    def model_digest(self) -> bytes:
-        return self._info.model_digest
 
     @property
     def state(self) -> str:
@@ -105,11 +91,15 @@ class SecAggClient:
 
     @property
     def abort_reason(self) -> str | None:
-        return self._state.reason if isinstance(self._state, AbortedState) else None
+        """Why this client aborted (its :class:`AbortedState`'s message), or None."""
+        state = self._state
+        return state.reason if isinstance(state, AbortedState) else None
 
     @property
     def abort_cause(self) -> AbortCause | None:
-        return self._state.cause if isinstance(self._state, AbortedState) else None
+        """Which of the named causes ended the round for this client, or None."""
+        state = self._state
+        return state.cause if isinstance(state, AbortedState) else None
 
     @property
     def session_id(self) -> bytes:

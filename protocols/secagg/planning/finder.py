@@ -80,39 +80,30 @@ def candidates(
     neighbours: int | None = None,
 ) -> list[Choice]:
     """Every secure setting for this cohort, cheapest (smallest neighbourhood) first."""
-    return list(
-        iter_candidates(
-            n, dropout, corrupt=corrupt, security=security, graph=graph, neighbours=neighbours
-        )
-    )
+    return list(_settings(n, dropout, corrupt, security, graph, neighbours))
 
 
-def iter_candidates(
-    n: int,
-    dropout: float,
-    *,
-    corrupt: float = 0.0,
-    security: float = 2.0**-40,
-    graph: Graph | None = None,
-    neighbours: int | None = None,
+def _settings(
+    n: int, dropout: float, corrupt: float, security: float, graph: Graph | None, k: int | None
 ) -> Iterator[Choice]:
-    """:func:`candidates`, one at a time (the finder stops at the first that qualifies)."""
+    """:func:`candidates`, one at a time (the finder stops at the first that qualifies);
+    ``k`` fixes the SecAgg+ degree."""
     if n < 2:
         raise ParameterError(f"secure aggregation needs at least 2 clients, got {n}")
     if not 0 <= dropout < 1 or not 0 <= corrupt < 1:
         raise ParameterError(f"dropout and corrupt must lie in [0, 1), got {dropout}, {corrupt}")
     if graph != "full":
-        if neighbours is not None:
-            degrees = [neighbours]
+        if k is not None:
+            degrees = [k]
         else:
             top = n - 2 if graph is None else n - 1 + (n - 1) % 2  # sparse asked: allow k >= n-1
             top = min(top, MAX_NEIGHBOURS)
             top -= top % 2
             degrees = list(range(max(2, min(default_neighbours(n), top)), top + 1, 2))
-        for k in degrees:
-            if k < 2 or k % 2:
-                raise ParameterError(f"neighbours must be even and at least 2, got {k}")
-            yield from _setting(n, dropout, "sparse", k, corrupt, security)
+        for degree in degrees:
+            if degree < 2 or degree % 2:
+                raise ParameterError(f"neighbours must be even and at least 2, got {degree}")
+            yield from _setting(n, dropout, "sparse", degree, corrupt, security)
     if graph != "sparse":
         yield from _setting(n, dropout, "full", None, corrupt, security)
 
@@ -155,9 +146,7 @@ def choose(
     when nothing qualifies, naming the smallest stall bound that is possible.
     """
     found = []
-    for choice in iter_candidates(
-        n, dropout, corrupt=corrupt, security=security, graph=graph, neighbours=neighbours
-    ):
+    for choice in _settings(n, dropout, corrupt, security, graph, neighbours):
         if choice.stall <= stall_target and choice.split <= security:
             return choice
         found.append(choice)

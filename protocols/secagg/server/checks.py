@@ -1,7 +1,9 @@
 """The server's checks on one client's reply, phase by phase: pure functions, typed refusals.
 
 A reply that fails is refused and ignored, and the round goes on with the others; checking never
-changes what the server holds (the caller stores the reply only after its check passed).
+changes what the server holds (the caller stores the reply only after its check passed). Every
+advertised key is checked, with a trial exchange (:class:`InvalidPublicKeyError`), and every
+share in an UnmaskReply against its dealer's digest (:class:`BadShareError` names the sender).
 """
 
 from __future__ import annotations

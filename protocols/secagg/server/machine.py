@@ -10,19 +10,16 @@ shares), ``masked`` (their masked input arrived: the survivors) and ``confirmed`
 survivor list). Checking a reply never changes the sum: the masked inputs are added when their
 phase closes, and the masks removed in the unmask step.
 
-The server only ever holds masked vectors; it removes masks with shares, never sees an input.
-A bad message from one client raises a typed error and that client's reply is ignored; the round
-goes on with the others. Every advertised key is checked (:class:`InvalidPublicKeyError`), every
-share in an UnmaskReply is checked against its dealer's digest (:class:`BadShareError` names
-the sender), and every recovered secret against its dealer's commitment (:class:`DealerError`
-aborts the round, naming the dealer): a wrong sum is never released. A ``ClientAbort`` is
-accepted at any phase: that client is dropped at once and its reason kept in ``client_aborts``.
+The server only ever holds masked vectors, never an input. A bad message from one client raises a
+typed error and is ignored; the round goes on with the others (the checks: ``checks``). Every
+recovered secret is checked against its dealer's commitment (:class:`DealerError` aborts the
+round, naming the dealer): a wrong sum is never released. A ``ClientAbort`` is accepted at any
+phase: that client is dropped at once and its reason kept in ``client_aborts``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 import numpy as np
@@ -41,7 +38,6 @@ from prism_secure.protocols.secagg.messages import (
     AdvertiseKeys,
     ClientAbort,
     ConsistencyReply,
-    FromClient,
     MaskedInputReply,
     Message,
     RosterEntry,
@@ -52,30 +48,13 @@ from prism_secure.protocols.secagg.messages import (
 )
 from prism_secure.protocols.secagg.params import SessionParams
 from prism_secure.protocols.secagg.server import checks, requests
+from prism_secure.protocols.secagg.server.phases import PHASES, REPLY, AggregateResult
 from prism_secure.protocols.secagg.server.requests import Outgoing, Requested
 from prism_secure.protocols.secagg.server.unmasking import recover_all
 from prism_secure.protocols.secagg.session import session_id as compute_session_id
 from prism_secure.protocols.secagg.vectors import unpack
 
 M = TypeVar("M", bound=Message)
-PHASES = ("advertise", "share", "masked", "consistency", "unmask")
-REPLY: dict[str, type[FromClient]] = dict(
-    zip(
-        PHASES,
-        (AdvertiseKeys, ShareKeysReply, MaskedInputReply, ConsistencyReply, UnmaskReply),
-        strict=True,
-    )
-)
-
-
-@dataclass
-class AggregateResult:
-    """What the server learns: the sum over ``survivors`` (mod 2^bits, as int64), and who."""
-
-    total: np.ndarray
-    survivors: list[int]
-    transcript: dict[int, np.ndarray] | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class SecAggServer:
@@ -287,15 +266,7 @@ class SecAggServer:
 
     def _fix_roster(self) -> Outgoing:
         """The roster of everyone who advertised, the session id over it, and its graph."""
-        entries = [
-            RosterEntry(
-                client=c,
-                share_key=m.share_key,
-                mask_key=m.mask_key,
-                seed_commitment=m.seed_commitment,
-            )
-            for c, m in sorted(self._replies_as(AdvertiseKeys).items())
-        ]
+        entries = requests.roster(self._replies_as(AdvertiseKeys))
         self._roster = {e.client: e for e in entries}
         self.session_id = compute_session_id(self.params, self.round, self.model_digest, entries)
         self._graph = session_graph(self._roster, self.session_id, self.params)

@@ -1,4 +1,5 @@
-"""What the server sends when a phase closes: the requests that open the next one.
+"""What the server sends when a phase closes: the requests that open the next one (and the
+roster, when the advertise phase closes).
 
 Each builder takes the phase sets it depends on by name (who advertised, who shared keys, whose
 masked input arrived, who confirmed the survivor list) and returns ``[(client, bytes), ...]``.
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 
 from prism_secure.protocols.secagg.graph import Graph
 from prism_secure.protocols.secagg.messages import (
+    AdvertiseKeys,
     ConsistencyReply,
     ConsistencyRequest,
     MaskedInputRequest,
@@ -22,6 +24,16 @@ from prism_secure.protocols.secagg.messages import (
 
 Outgoing = list[tuple[int, bytes]]
 Requested = tuple[frozenset[int], frozenset[int]]  # (seed shares asked for, key shares asked for)
+
+
+def roster(adverts: Mapping[int, AdvertiseKeys]) -> list[RosterEntry]:
+    """Everyone who advertised keys, by id: the roster the session id is computed over."""
+    return [
+        RosterEntry(
+            client=c, share_key=m.share_key, mask_key=m.mask_key, seed_commitment=m.seed_commitment
+        )
+        for c, m in sorted(adverts.items())
+    ]
 
 
 def share_keys_requests(round_index: int, session: bytes, roster: list[RosterEntry]) -> Outgoing:
@@ -78,14 +90,8 @@ def unmask_requests(
         dropped = sorted(holders - masked)
         tags = {peer: replies[peer].tags[c] for peer in sorted(holders & confirmed - {c})}
         requested[c] = (frozenset(survivors), frozenset(dropped))
-        request = UnmaskRequest(
-            round=round_index,
-            session_id=session,
-            survivors=survivors,
-            dropped=dropped,
-            seed_for=survivors,
-            key_for=dropped,
-            tags=tags,
-        )
+        lists = {"survivors": survivors, "dropped": dropped}
+        asked = {"seed_for": survivors, "key_for": dropped}  # one share of each holder, never both
+        request = UnmaskRequest(round=round_index, session_id=session, tags=tags, **lists, **asked)
         out.append((c, encode(request)))
     return out, requested

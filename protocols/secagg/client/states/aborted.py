@@ -15,7 +15,7 @@ from typing import Any
 
 from prism_secure.protocols.errors import AbortedError, SecAggError, StateError
 from prism_secure.protocols.secagg.client.records import EndRecord
-from prism_secure.protocols.secagg.client.states.base import ClientState, RoundInfo
+from prism_secure.protocols.secagg.client.states.base import Ended, RoundInfo
 
 
 class AbortCause(StrEnum):
@@ -27,35 +27,29 @@ class AbortCause(StrEnum):
 
 
 @dataclass(frozen=True, repr=False)
-class AbortedState(ClientState):
+class AbortedState(Ended):
     """Aborted: the cause, the error's class name, the reason, and the session id if joined."""
 
-    NAME = "aborted"
-    KIND = 7
-    RECORD = EndRecord
+    NAME, KIND = "aborted", 7
     cause: AbortCause
     error: str
     reason: str
-    session: bytes
 
     @classmethod
     def by_server(cls, reason: str, session: bytes) -> AbortedState:
-        return cls(AbortCause.SERVER, "Abort", f"server aborted: {reason}", session)
+        reason = f"server aborted: {reason}"
+        return cls(session=session, cause=AbortCause.SERVER, error="Abort", reason=reason)
 
     @classmethod
     def by_client(cls, exc: SecAggError, session: bytes) -> AbortedState:
         """This client's own abort on ``exc`` (a refusal, or too few peers)."""
         cause = AbortCause.BELOW_THRESHOLD if isinstance(exc, AbortedError) else AbortCause.REFUSED
-        return cls(cause, type(exc).__name__, str(exc), session)
+        return cls(session=session, cause=cause, error=type(exc).__name__, reason=str(exc))
 
     @property
     def own(self) -> bool:
         """Whether this client aborted on its own (then it owes the server a ClientAbort)."""
         return self.cause is not AbortCause.SERVER
-
-    @property
-    def holds_secrets(self) -> bool:
-        return False
 
     def check_open(self) -> None:
         raise AbortedError(f"client already aborted: {self.reason}")
@@ -77,4 +71,4 @@ class AbortedState(ClientState):
             raise StateError("cause", f"unknown abort cause {record.cause!r}") from None
         if len(record.session) not in (0, 32) or not record.error or not record.reason:
             raise StateError("reason", "an abort has an error, a reason, and a session id or none")
-        return cls(cause, record.error, record.reason, record.session)
+        return cls(session=record.session, cause=cause, error=record.error, reason=record.reason)

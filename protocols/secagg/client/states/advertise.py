@@ -15,8 +15,7 @@ from prism_secure.protocols.secagg.messages import AdvertiseKeys
 class AdvertiseKeysState(BeforeSharing):
     """Nothing sent yet: ``start()`` returns the AdvertiseKeys message."""
 
-    NAME = "advertise"
-    KIND = 1
+    NAME, KIND = "advertise", 1
 
     def start(self, info: RoundInfo) -> Step:
         share_key, mask_key = self.keys.public_keys()

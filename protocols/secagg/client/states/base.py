@@ -21,6 +21,7 @@ from prism_secure.protocols.errors import (
     ReplayError,
     SessionMismatchError,
 )
+from prism_secure.protocols.secagg.client.records import EndRecord, HeldRecord
 from prism_secure.protocols.secagg.messages import Message
 from prism_secure.protocols.secagg.params import SessionParams
 
@@ -122,6 +123,27 @@ class InSession(ClientState):
 
     def max_message_size(self, info: RoundInfo) -> int:
         return 4096 + 256 * len(self.roster)
+
+
+@dataclass(frozen=True, repr=False)
+class HoldingShares(InSession):
+    """After the masked input: ``held`` maps each dealer (this client included) to the seed
+    share and the key share it dealt this client."""
+
+    RECORD = HeldRecord
+    held: dict[int, tuple[int, int]]
+
+
+@dataclass(frozen=True, repr=False)
+class Ended(ClientState):
+    """An end state: no secret is left, only the (public) session id, if one was joined."""
+
+    RECORD = EndRecord
+    session: bytes
+
+    @property
+    def holds_secrets(self) -> bool:
+        return False
 
 
 def need(count: int, what: str, params: SessionParams, phase: str) -> None:

@@ -10,21 +10,14 @@ from typing import Any
 
 from prism_secure.protocols.errors import ReplayError, StateError
 from prism_secure.protocols.secagg.client.records import EndRecord
-from prism_secure.protocols.secagg.client.states.base import ClientState, RoundInfo
+from prism_secure.protocols.secagg.client.states.base import Ended, RoundInfo
 
 
 @dataclass(frozen=True, repr=False)
-class CompletedState(ClientState):
+class CompletedState(Ended):
     """Done: only the (public) session id is kept."""
 
-    NAME = "done"
-    KIND = 6
-    RECORD = EndRecord
-    session: bytes
-
-    @property
-    def holds_secrets(self) -> bool:
-        return False
+    NAME, KIND = "done", 6
 
     def check_open(self) -> None:
         raise ReplayError("the round is complete; nothing more is accepted")

@@ -13,7 +13,7 @@ from typing import Any, cast
 from prism_secure.protocols.errors import StateError
 from prism_secure.protocols.secagg.client.checks import check_survivors
 from prism_secure.protocols.secagg.client.records import HeldRecord, held_fields, held_record
-from prism_secure.protocols.secagg.client.states.base import InSession, RoundInfo, Step, need
+from prism_secure.protocols.secagg.client.states.base import HoldingShares, RoundInfo, Step, need
 from prism_secure.protocols.secagg.client.states.unmask import UnmaskState
 from prism_secure.protocols.secagg.crypto import kdf
 from prism_secure.protocols.secagg.masking import survivor_tag
@@ -21,19 +21,14 @@ from prism_secure.protocols.secagg.messages import ConsistencyReply, Consistency
 
 
 @dataclass(frozen=True, repr=False)
-class ConsistencyState(InSession):
-    """Masked input sent; ``held`` maps each dealer (this client included) to its two shares."""
+class ConsistencyState(HoldingShares):
+    """Masked input sent; the survivor list is to come."""
 
-    NAME = "consistency"
-    KIND = 4
-    REQUEST = ConsistencyRequest
-    RECORD = HeldRecord
-    held: dict[int, tuple[int, int]]
+    NAME, KIND, REQUEST = "consistency", 4, ConsistencyRequest
 
     def handle(self, info: RoundInfo, message: Message) -> Step:
-        msg = cast(ConsistencyRequest, message)
+        survivors = list(cast(ConsistencyRequest, message).survivors)
         me = info.client_id
-        survivors = list(msg.survivors)
         check_survivors(survivors, me, self.roster)
         need(len(survivors), "masked inputs reached the server", info.params, self.NAME)
         tags = {}

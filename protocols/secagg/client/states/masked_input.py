@@ -38,10 +38,7 @@ class MaskedInputState(InSession):
     ``vector`` is consumed: masking adds to it in place.
     """
 
-    NAME = "masked"
-    KIND = 3
-    REQUEST = MaskedInputRequest
-    RECORD = DealtRecord
+    NAME, KIND, REQUEST, RECORD = "masked", 3, MaskedInputRequest, DealtRecord
     vector: np.ndarray
     seed: bytes
     peers: frozenset[int]

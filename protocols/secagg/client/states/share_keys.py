@@ -28,9 +28,7 @@ from prism_secure.protocols.secagg.session import session_id as compute_session_
 class ShareKeysState(BeforeSharing):
     """Keys advertised; the roster and the session id are still to come."""
 
-    NAME = "share"
-    KIND = 2
-    REQUEST = ShareKeysRequest
+    NAME, KIND, REQUEST = "share", 2, ShareKeysRequest
 
     def handle(self, info: RoundInfo, message: Message) -> Step:
         msg = cast(ShareKeysRequest, message)

@@ -16,7 +16,7 @@ from typing import Any, cast
 from prism_secure.protocols.errors import InconsistentSurvivorsError, StateError
 from prism_secure.protocols.secagg.client.checks import check_unmask_request
 from prism_secure.protocols.secagg.client.records import HeldRecord, held_fields, held_record
-from prism_secure.protocols.secagg.client.states.base import InSession, RoundInfo, Step, need
+from prism_secure.protocols.secagg.client.states.base import HoldingShares, RoundInfo, Step, need
 from prism_secure.protocols.secagg.client.states.completed import CompletedState
 from prism_secure.protocols.secagg.crypto import kdf, shamir
 from prism_secure.protocols.secagg.masking import survivor_tag
@@ -24,14 +24,10 @@ from prism_secure.protocols.secagg.messages import Message, UnmaskReply, UnmaskR
 
 
 @dataclass(frozen=True, repr=False)
-class UnmaskState(InSession):
+class UnmaskState(HoldingShares):
     """Survivor list confirmed; the request for shares is to come."""
 
-    NAME = "unmask"
-    KIND = 5
-    REQUEST = UnmaskRequest
-    RECORD = HeldRecord
-    held: dict[int, tuple[int, int]]
+    NAME, KIND, REQUEST = "unmask", 5, UnmaskRequest
     survivors: tuple[int, ...]  # the list of the consistency round, as this client accepted it
 
     def handle(self, info: RoundInfo, message: Message) -> Step:
