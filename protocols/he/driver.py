@@ -74,18 +74,10 @@ def run_he_sum(
         clients=ids,
         min_survivors=min_survivors,
     )
-    clients: dict[int, HEClient] = {}
-    encrypt: dict[int, float] = {}
-    uploads: dict[int, int] = {}
+    up = Uploads(setup, server, meter, round_index, model_digest)
     for c in ids:
-        clients[c] = _client(c, inputs[c], params, setup, meter, round_index, model_digest)
-        if drops.get(c) != "upload":
-            data = clients[c].upload()
-            encrypt[c] = clients[c].encrypt_seconds
-            meter.cpu[c] += encrypt[c]
-            uploads[c] = len(data)
-            server.receive(c, meter.sent(c, data))
-    decryption = decrypt(server, clients, [c for c in setup.holders if c not in drops], meter)
+        up.join(c, inputs[c], uploads=drops.get(c) != "upload")
+    decryption = decrypt(server, up.clients, [c for c in setup.holders if c not in drops], meter)
     stayed = [c for c in ids if c not in drops] or ids
     median, most = meter.client_seconds(stayed)
     return SecureSumResult(
@@ -95,9 +87,9 @@ def run_he_sum(
         bytes_down_per_client=meter.down,
         client_seconds=median,
         client_seconds_max=most,
-        client_protect_seconds=median_or_zero(encrypt.values()),
+        client_protect_seconds=median_or_zero(up.encrypt_seconds.values()),
         server_seconds=server.seconds,
-        he=details(setup, decryption, uploads, ids),
+        he=details(setup, decryption, up.sizes, ids),
     )
 
 
@@ -135,24 +127,35 @@ def distribute_keys(setup: KeySetup, meter: Meter, ids: list[int]) -> None:
     meter.sent(generator, setup.server_bundle)
 
 
-def _client(
-    cid: int,
-    vector: np.ndarray,
-    params: HEParams,
-    setup: KeySetup,
-    meter: Meter,
-    round_index: int,
-    model_digest: bytes,
-) -> HEClient:
-    with meter.compute(cid):
-        return HEClient(
-            cid,
-            vector,
-            params,
-            setup.client_bundles[cid],
-            round_index=round_index,
-            model_digest=model_digest,
-        )
+class Uploads:
+    """The round's clients, each built from its key bundle, and the uploads of those that stay."""
+
+    def __init__(
+        self,
+        setup: KeySetup,
+        server: HEServer,
+        meter: Meter,
+        round_index: int,
+        model_digest: bytes,
+    ) -> None:
+        self.setup, self.server, self.meter = setup, server, meter
+        self.session = {"round_index": round_index, "model_digest": model_digest}
+        self.clients: dict[int, HEClient] = {}
+        self.encrypt_seconds: dict[int, float] = {}
+        self.sizes: dict[int, int] = {}  # each uploader's frame, in bytes
+
+    def join(self, cid: int, vector: np.ndarray, *, uploads: bool) -> None:
+        """Client ``cid`` loads its bundle and, unless it drops first, uploads its ciphertexts."""
+        bundle = self.setup.client_bundles[cid]
+        with self.meter.compute(cid):
+            client = HEClient(cid, vector, self.setup.params, bundle, **self.session)
+        self.clients[cid] = client
+        if uploads:
+            data = client.upload()
+            self.encrypt_seconds[cid] = client.encrypt_seconds
+            self.meter.cpu[cid] += client.encrypt_seconds
+            self.sizes[cid] = len(data)
+            self.server.receive(cid, self.meter.sent(cid, data))
 
 
 @dataclass(frozen=True)
