@@ -78,7 +78,7 @@ class SecAggClient:
 
     @property
     def current_state(self) -> ClientState:
-        """The current state: one class per step (see :mod:`...client.states`)."""
+        """The current state, one class per step (see ``client.states``)."""
         return self._state
 
     @property
@@ -151,6 +151,7 @@ class SecAggClient:
 
         **As secret as the client's keys**: it may hold the private keys, the self-mask seed,
         the input, pairwise secrets and held shares. Keep it on the client; never send or log it.
+        Timings (``masking_seconds``) are not saved.
         """
         return export_state(self._info, self._state)
 

@@ -146,6 +146,7 @@ class SecAggServer:
         try:
             if len(responders) < t:
                 raise AbortedError(f"{len(responders)} clients remain, threshold {t}", phase=phase)
+            self._last = responders
             out = self._close(phase, responders)
         except AbortedError as exc:
             self.aborted = exc
@@ -154,7 +155,6 @@ class SecAggServer:
             return [(c, encode(reason)) for c in sorted((previous | responders) - self._gone)]
         finally:
             self.seconds[phase] += time.perf_counter() - start
-        self._last = responders
         self._replies = {}
         self._phase = PHASES[PHASES.index(phase) + 1] if phase != PHASES[-1] else "done"
         return out
