@@ -24,10 +24,10 @@ import time
 
 import numpy as np
 
-from prism_secure.protocols.driver import run_secure_sum
 from prism_secure.protocols.errors import AbortedError
-from prism_secure.protocols.params import count_bits, stall_probability, storage_dtype
-from prism_secure.protocols.prg import Expander
+from prism_secure.protocols.secagg.crypto.prg import Expander
+from prism_secure.protocols.secagg.driver import run_secure_sum
+from prism_secure.protocols.secagg.params import count_bits, stall_probability, storage_dtype
 
 
 def keystream_seconds(streams: int, d: int, bits: int, reps: int = 5) -> float:
@@ -75,7 +75,7 @@ def one(n: int, d: int, dropout: float, graph: str, k: int, t: int, reps: int) -
             (
                 res.server_seconds,
                 res.client_seconds,
-                res.client_masking_seconds,
+                res.client_protect_seconds,
                 statistics.median(up),
                 statistics.median(down),
                 wall,

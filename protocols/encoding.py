@@ -1,5 +1,8 @@
 """Compact binary codec for pydantic models: no pickle, no field names on the wire.
 
+It writes the SecAgg wire messages (:mod:`prism_secure.protocols.secagg.messages`) and a
+client's saved state (:mod:`prism_secure.protocols.secagg.client.snapshot`).
+
 A model's fields are written in declaration order. Integers are unsigned LEB128 varints, bytes
 and strings carry a varint length, lists a varint count, dicts a count then key/value pairs, and a
 nested model its own fields. Decoding reads the same shapes back with a bound check before every

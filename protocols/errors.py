@@ -1,15 +1,19 @@
-"""Typed errors of the secure-aggregation protocol.
+"""Typed errors of every secure sum (SecAgg here; the homomorphic path adds its own in ``he``).
 
-Three families, because callers react differently to each:
+Four families for what a peer sends, because callers react differently to each:
 
 - :class:`MessageError`: bytes that do not decode to a valid message (truncated, oversized,
   unknown version, a field out of range). The message is dropped; the state machine is unchanged.
 - :class:`ReplayError` / :class:`OutOfOrderError`: a well-formed message at the wrong time. Also
   dropped without changing state, so a duplicated packet cannot kill a round.
 - :class:`ProtocolViolation` and its subclasses: a well-formed, timely message that an honest
-  server would never send. The client refuses it and aborts; nothing further is released.
+  peer would never send. A client refuses it and aborts; nothing further is released. The server
+  refuses that one reply and goes on with the others.
 - :class:`AbortedError`: too few parties remain (below the threshold t), a dealer's shares do not
   reconstruct what it committed to (:class:`DealerError`), or a peer told us to stop.
+
+And two for what the caller hands in: :class:`ParameterError` (no parameters meet the rule and
+the stall bound asked for) and :class:`StateError` (a saved client state that does not load).
 
 A client that refuses a message aborts; the error it raises carries ``abort_message``, the encoded
 ``ClientAbort`` to send the server so that the server drops it at once instead of waiting.
@@ -55,12 +59,22 @@ class ParameterError(SecAggError, ValueError):
     """No threshold and graph meet the security rule and the stall bound asked for."""
 
 
-class MessageError(SecAggError, ValueError):
-    """Bytes that are not a valid message; ``field`` names the offending part."""
+class FieldError(SecAggError):
+    """An error about one part of what was received; ``field`` names it."""
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.detail = message
         super().__init__(f"{field}: {message}")
+
+
+class MessageError(FieldError, ValueError):
+    """Bytes that are not a valid message; ``field`` names the offending part."""
+
+
+class StateError(FieldError, ValueError):
+    """A saved client state that is corrupt, truncated, of another version, or inconsistent;
+    ``field`` names the offending part. Nothing was restored."""
 
 
 class ReplayError(SecAggError):
@@ -71,12 +85,8 @@ class OutOfOrderError(SecAggError):
     """A message of a phase this party has not reached yet, or of the wrong direction."""
 
 
-class ProtocolViolation(SecAggError):
+class ProtocolViolation(FieldError):
     """A message an honest peer would never send; the receiving client aborts."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
 
 
 class SessionMismatchError(ProtocolViolation):

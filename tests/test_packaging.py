@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 
 def _run(code: str, cwd: Path) -> str:
     out = subprocess.run(
@@ -23,19 +21,6 @@ def test_mapped_packages_import_under_prism_secure(tmp_path: Path) -> None:
         "print([u.find_spec(n) is None for n in ('protocols', 'audits', 'cli')])"
     )
     assert _run(code, tmp_path) == "[True, True, True]"
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "prism_secure.protocols",
-        "prism_secure.protocols.driver",
-        "prism_secure.protocols.adapters.flower",
-    ],
-)
-def test_protocols_do_not_import_torch(module: str, tmp_path: Path) -> None:
-    code = f"import sys, {module}; print('torch' in sys.modules)"
-    assert _run(code, tmp_path) == "False"
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_mismatched_transcripts_are_named() -> None:
 
 @pytest.mark.parametrize("graph", ["full", "sparse"])
 def test_views_recorded_by_the_real_protocol_pass(graph: str) -> None:
-    from prism_secure.protocols.driver import run_secure_sum
+    from prism_secure.protocols.secagg.driver import run_secure_sum
 
     rng = np.random.default_rng(1)
     inputs = {c: (rng.random(30_000) < 0.2).astype(np.uint8) for c in range(8)}
@@ -67,12 +67,15 @@ def test_views_recorded_by_the_real_protocol_pass(graph: str) -> None:
         model_digest=bytes(32),
         record_transcript=True,
     )
-    assert result.transcript is not None
+    assert result.transcript is not None and result.secagg is not None
+    bits = result.secagg.bits
     views = {str(c): v for c, v in result.transcript.items()}
-    audit = audit_secagg_views(views, {str(c): v for c, v in inputs.items()}, result.bits)
+    audit = audit_secagg_views(views, {str(c): v for c, v in inputs.items()}, bits)
     assert audit.passed, audit.failures
     assert len(audit.clients) == 8
     # The same views with the masks stripped off must fail: the audit has power on real traffic.
     assert not audit_secagg_views(
-        {str(c): v for c, v in inputs.items()}, {str(c): v for c, v in inputs.items()}, result.bits
+        {str(c): v for c, v in inputs.items()},
+        {str(c): v for c, v in inputs.items()},
+        result.secagg.bits,
     ).passed

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prism_secure.protocols.driver import SecureSumResult
+from prism_secure.protocols.result import SecureSumResult
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def outcome_of(res: SecureSumResult, start: float) -> SumOutcome:
         seconds=time.perf_counter() - start,
         server_seconds=res.server_seconds,
         client_seconds=res.client_seconds,
-        bits=res.bits,
+        bits=res.secagg.bits if res.secagg is not None else None,
         transcript=res.transcript,
     )
 

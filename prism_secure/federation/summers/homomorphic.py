@@ -1,11 +1,7 @@
-"""The engine's adapter for ``secure_agg.mode = "he"``: TenSEAL BFV through ``run_he_sum``.
+"""The summer for ``secure_agg.mode = "he"``: TenSEAL BFV through ``run_he_sum``.
 
-The engine draws dropout phases from the SecAgg driver (advertise, share, masked, consistency,
-unmask). The HE path has one upload and one decryption, so each name maps onto what matters: did
-the ciphertext reach the server? advertise/share/masked happen before SecAgg's masked-input upload,
-so a client dropping there is missing from the sum; consistency/unmask come after it, so the client
-is still counted (its ciphertext is already in the aggregate). See
-:data:`prism_secure.protocols.he.PHASE_MAP`.
+The HE path has two phases at which a client can vanish: before its ciphertext reaches the
+server (``upload``: it is missing from the sum) and after (``decrypt``: it is still counted).
 
 Trust model: every client holds the one shared secret key; a client colluding with the server can
 decrypt every individual mask (details in :mod:`prism_secure.protocols.he`).
@@ -51,6 +47,6 @@ class HomomorphicSum(MaskSummer):
         return outcome_of(res, start)
 
     def dropout_phases(self) -> list[str]:
-        from prism_secure.protocols.driver import phase_names
+        from prism_secure.protocols.he import phase_names
 
-        return phase_names()  # mapped onto the HE path's upload / decrypt by run_he_sum
+        return phase_names()

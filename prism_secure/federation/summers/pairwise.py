@@ -31,7 +31,7 @@ class PairwiseSum(MaskSummer):
         model_digest: bytes,
         dropouts: dict[int, str],
     ) -> SumOutcome:
-        from prism_secure.protocols.driver import run_secure_sum
+        from prism_secure.protocols.secagg.driver import run_secure_sum
 
         start = time.perf_counter()
         chosen = chosen_parameters(self.cfg, len(inputs), self.planned_dropout)
@@ -48,6 +48,6 @@ class PairwiseSum(MaskSummer):
         return outcome_of(res, start)
 
     def dropout_phases(self) -> list[str]:
-        from prism_secure.protocols.driver import phase_names
+        from prism_secure.protocols.secagg.driver import phase_names
 
         return phase_names()

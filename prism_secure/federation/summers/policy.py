@@ -18,7 +18,7 @@ def chosen_parameters(
     """The graph, k and t a round of ``n`` clients uses, with the bound on its abort risk.
 
     What the user left unset (``threshold``, ``neighbours``) comes from the parameter finder
-    (:func:`prism_secure.protocols.params.choose`), planning for ``cfg.dropout`` (else
+    (:func:`prism_secure.protocols.secagg.params.choose`), planning for ``cfg.dropout`` (else
     ``dropout``, else none). On the full graph and the homomorphic path ``neighbours`` is None.
     """
     plan = cfg.dropout if cfg.dropout is not None else (dropout or 0.0)
@@ -26,7 +26,11 @@ def chosen_parameters(
         fraction = 0.5 if cfg.threshold is None else cfg.threshold
         t = 1 if n <= 1 else max(2, math.ceil(fraction * n))
         return {"graph": "full", "neighbours": None, "threshold": t, "clients": n, "stall": 0.0}
-    from prism_secure.protocols.params import min_threshold, neighbourhood_size, stall_probability
+    from prism_secure.protocols.secagg.params import (
+        min_threshold,
+        neighbourhood_size,
+        stall_probability,
+    )
 
     k = _neighbours(cfg, n, plan) if cfg.graph == "sparse" else None
     group = neighbourhood_size(n, cfg.graph, k)
@@ -50,7 +54,7 @@ def chosen_parameters(
 def _neighbours(cfg: SecureAggConfig, n: int, dropout: float) -> int:
     """The SecAgg+ degree: the user's, or the finder's (its least risky if none qualifies)."""
     from prism_secure.protocols.errors import ParameterError
-    from prism_secure.protocols.params import candidates, choose
+    from prism_secure.protocols.secagg.params import candidates, choose
 
     if cfg.neighbours is not None:
         if cfg.neighbours % 2:
@@ -77,7 +81,7 @@ def stall_risk(cfg: SecureAggConfig, n: int, dropout: float) -> float:
     """Bound on the chance that a round of ``n`` clients aborts at this dropout rate (pairwise)."""
     if cfg.mode != "pairwise" or n <= 1 or dropout <= 0:
         return 0.0
-    from prism_secure.protocols.params import neighbourhood_size, stall_probability
+    from prism_secure.protocols.secagg.params import neighbourhood_size, stall_probability
 
     chosen = chosen_parameters(cfg, n, dropout)
     k = chosen["neighbours"]
