@@ -121,7 +121,9 @@ def exchange(
             pending[mid] = node
         else:
             out.errors[node] = "Flower refused the message"
-    while pending and time.monotonic() - start < deadline:
+    first = True
+    while pending and (first or time.monotonic() - start < deadline):
+        first = False  # one pull at least: replies that came in while pushing count
         for reply in grid.pull_messages(list(pending)):  # type: ignore[attr-defined]
             node = pending.pop(reply.metadata.reply_to_message_id, None)
             if node is None:

@@ -46,7 +46,7 @@ class FakeGrid:
         ids = []
         for msg in messages:
             mid = f"m{next(self._ids)}"
-            msg.metadata.message_id = mid
+            msg.metadata.__dict__["_message_id"] = mid  # what the SuperLink assigns
             ids.append(mid)
             node = msg.metadata.dst_node_id
             record = msg.content.config_records.get(RECORD)
