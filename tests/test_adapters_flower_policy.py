@@ -14,7 +14,7 @@ from prism_secure.protocols.adapters.flower.errors import (
     InsecureParametersError,
     InsecureParametersWarning,
 )
-from prism_secure.protocols.adapters.flower.policy import choose_params, is_secure, rule_of_thumb
+from prism_secure.protocols.adapters.flower.policy import choose_params, is_secure
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_secure_explicit_parameters_pass_silently_and_the_protocol_takes_them(
         warnings.simplefilter("error")
         got = choose_params(n, threshold=t, graph=graph, neighbours=k)  # type: ignore[arg-type]
     assert got.secure and got.source == "explicit" and got.threshold == t
-    SessionParams(bits=8, length=4, **got.session_kwargs())
+    SessionParams(bits=8, length=4, clients=n, **got.session_kwargs())
 
 
 @pytest.mark.parametrize(
@@ -88,18 +88,19 @@ def test_malformed_requests_name_the_field(kwargs: dict, field: str) -> None:
 
 
 @pytest.mark.parametrize("n", [2, 3, 10, 11, 50, 200])
-def test_rule_of_thumb_is_the_smallest_secure_threshold(n: int) -> None:
-    got = rule_of_thumb(n, 0.0, stall_target=1.0)
-    assert got.graph == "full" and got.secure
+def test_the_finder_on_the_full_graph_gives_the_smallest_secure_threshold(n: int) -> None:
+    got = choose_params(n, 0.0, graph="full", stall_target=1.0)
+    assert got.graph == "full" and got.secure and got.source == "finder"
     assert not is_secure(n, "full", None, got.threshold - 1) or got.threshold == 2
 
 
-def test_rule_of_thumb_refuses_a_dropout_rate_it_would_stall_under() -> None:
-    assert rule_of_thumb(50, 0.1).threshold == 26  # P(fewer than 26 of 50 survive) is tiny
+def test_a_dropout_rate_the_finder_would_stall_under_is_refused_by_name() -> None:
+    assert choose_params(50, 0.1, graph="full").threshold == 26  # P(< 26 of 50 survive) is tiny
     with pytest.raises(ConfigError) as info:
-        rule_of_thumb(10, 0.3)  # 7 of 10 expected, t = 6: stalls ~15% of the time
+        choose_params(10, 0.3)  # 7 of 10 expected, t = 6: stalls ~15% of the time
     assert info.value.field == "dropout" and "give the threshold explicitly" in str(info.value)
-    sparse = rule_of_thumb(200, 0.05, graph="sparse", stall_target=1e-3)
+    assert "best possible" in str(info.value)
+    sparse = choose_params(200, 0.05, graph="sparse", stall_target=1e-3)
     assert sparse.graph == "sparse" and 2 * sparse.threshold > sparse.neighbours  # type: ignore[operator]
 
 
@@ -107,7 +108,7 @@ def test_chosen_parameters_run_a_round_at_the_expected_dropout() -> None:
     import numpy as np
 
     got = choose_params(12, 0.1, stall_target=1e-2)
-    assert got.source == ("finder" if hasattr(protocols, "choose") else "rule")
+    assert got.source == "finder"
     assert got.secure
     inputs = {c: np.ones(8, np.uint8) for c in range(12)}
     res = run_secure_sum(

@@ -188,7 +188,7 @@ def test_modulus_past_62_bits_is_refused_naming_the_largest_factor() -> None:
     cfg = QuantiseConfig(levels_bits=48, max_weight=2**10)
     plan = plan_vector(cfg, layout, 2**14 - 1)  # bitlen((2^14 - 1)(2^48 - 1)) = 62
     assert plan.bits == MAX_BITS
-    SessionParams(threshold=2, bits=plan.bits, length=plan.length)  # the protocol takes it
+    SessionParams(threshold=2, bits=plan.bits, length=plan.length, clients=2)  # protocol takes it
     with pytest.raises(ConfigError) as info:
         plan_vector(cfg, layout, 2**14 + 1)
     assert info.value.field == "levels_bits"

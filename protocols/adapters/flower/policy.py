@@ -9,13 +9,12 @@ unless ``allow_insecure=True``, which warns loudly (a Python warning and a line 
 
 Without an explicit threshold, :func:`prism_secure.protocols.choose` (the parameter finder)
 picks the cheapest secure setting whose chance of stalling at the expected dropout rate is at
-most ``stall_target``; where the installed protocols predate it, :func:`rule_of_thumb` does,
-restricted to the full graph unless the sparse one is asked for.
+most ``stall_target``. The protocol's ``SessionParams`` refuses insecure parameters on its own,
+so a session never runs with them; ``allow_insecure`` only lets this check report them.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 from typing import Literal
@@ -28,6 +27,7 @@ from prism_secure.protocols.adapters.flower.errors import (
     InsecureParametersError,
     InsecureParametersWarning,
 )
+from prism_secure.protocols.errors import ParameterError
 
 Graph = Literal["full", "sparse"]
 
@@ -40,7 +40,7 @@ class SecureParams(BaseModel):
     graph: Graph
     neighbours: int | None
     threshold: int
-    source: Literal["finder", "rule", "explicit"]
+    source: Literal["finder", "explicit"]
     secure: bool
     stall: float | None = None  # bound on the chance a round aborts at the expected dropout
 
@@ -72,18 +72,18 @@ def choose_params(
     """Parameters for ``clients`` clients of whom a fraction ``dropout`` may drop out.
 
     Give ``threshold`` (and ``graph`` / ``neighbours``) to fix them; they are then checked, not
-    chosen. Without it the finder (or :func:`rule_of_thumb`) chooses and raises a ``ValueError``
-    subclass naming the best stall bound when none meets ``stall_target``.
+    chosen. Without it the finder chooses; when no secure setting meets ``stall_target`` at this
+    dropout rate, :class:`ConfigError` (field ``dropout``) names the best stall bound possible.
     """
     _check_cohort(clients, dropout, graph, neighbours)
     if threshold is not None:
         return _explicit(clients, threshold, graph or "full", neighbours, allow_insecure)
-    finder = getattr(protocols, "choose", None)
-    if finder is None:
-        return rule_of_thumb(
-            clients, dropout, graph=graph, neighbours=neighbours, stall_target=stall_target
+    try:
+        choice = protocols.choose(
+            clients, dropout, stall_target=stall_target, graph=graph, neighbours=neighbours
         )
-    choice = finder(clients, dropout, stall_target=stall_target, graph=graph, neighbours=neighbours)
+    except ParameterError as exc:
+        raise ConfigError("dropout", f"{exc}; give the threshold explicitly") from None
     params = SecureParams(
         clients=clients,
         graph=choice.graph,
@@ -150,64 +150,3 @@ def _explicit(
         source="explicit",
         secure=secure,
     )
-
-
-def rule_of_thumb(
-    clients: int,
-    dropout: float,
-    *,
-    graph: Graph | None = None,
-    neighbours: int | None = None,
-    stall_target: float = 1e-6,
-) -> SecureParams:
-    """The smallest secure t on the full graph (or on the asked SecAgg+ graph, k defaulting to
-    2 ceil(log2 n)), if its stall bound at ``dropout`` is at most ``stall_target``."""
-    _check_cohort(clients, dropout, graph, neighbours)
-    if graph == "sparse":
-        k = neighbours or 2 * max(1, (clients - 1).bit_length())
-        holders = other_holders(clients, "sparse", k)
-    else:
-        k, holders = None, clients - 1
-    t = max(2, (holders + 1) // 2 + 1)
-    if t > holders + 1:
-        raise ConfigError("clients", f"no secure threshold for {clients} clients and k = {k}")
-    if holders >= clients - 1:  # every client holds shares of every other: fewer than t survive
-        stall = _binomial_cdf(t - 1, clients, 1.0 - dropout)
-    else:  # union bound: some survivor has fewer than t - 1 live holders
-        stall = min(1.0, clients * _binomial_cdf(t - 2, holders, 1.0 - dropout))
-    if stall > stall_target:
-        raise ConfigError(
-            "dropout",
-            f"at dropout {dropout:g}, t = {t} of {clients} stalls with probability up "
-            f"to {stall:.3g} > stall_target {stall_target:g}; give the threshold explicitly",
-        )
-    return SecureParams(
-        clients=clients,
-        graph=graph or "full",
-        neighbours=k,
-        threshold=t,
-        source="rule",
-        secure=True,
-        stall=stall,
-    )
-
-
-def _binomial_cdf(x: int, trials: int, p: float) -> float:
-    """P(Binomial(trials, p) <= x), each term in log space (no overflow at large n)."""
-    if x < 0:
-        return 0.0
-    if p >= 1.0:
-        return 1.0 if x >= trials else 0.0
-    if p <= 0.0:
-        return 1.0
-    total = 0.0
-    for j in range(min(x, trials) + 1):
-        log_term = (
-            math.lgamma(trials + 1)
-            - math.lgamma(j + 1)
-            - math.lgamma(trials - j + 1)
-            + j * math.log(p)
-            + (trials - j) * math.log1p(-p)
-        )
-        total += math.exp(log_term)
-    return min(1.0, total)
