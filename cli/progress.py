@@ -32,17 +32,22 @@ class RichEvents:
     def rounds_started(self, first: int, last: int, clients: int) -> None:
         self.progress.start()
         self._rounds = self.progress.add_task("rounds", total=last, completed=first - 1, info="")
-        self._clients = self.progress.add_task("clients", total=clients, info="")
+        if clients:  # engines that report each client's training (in-process)
+            self._clients = self.progress.add_task("clients", total=clients, info="")
 
     def client_trained(self, round_index: int, cid: int) -> None:
-        self.progress.advance(self._clients)
+        if self._clients is not None:
+            self.progress.advance(self._clients)
 
     def round_finished(self, record: dict[str, Any]) -> None:
+        if record.get("aborted"):
+            self.notice(f"round {record['round']}: {record.get('reason', 'aborted')}")
         info = f"loss {record['loss']:.4g}"
         if "lambda" in record:
             info += f"  lambda {record['lambda']:.3f}"
         self.progress.update(self._rounds, advance=1, info=info)
-        self.progress.reset(self._clients)
+        if self._clients is not None:
+            self.progress.reset(self._clients)
 
     def run_finished(self, run_dir: Path, summary: dict[str, Any]) -> None:
         self.progress.stop()

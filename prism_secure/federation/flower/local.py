@@ -116,7 +116,7 @@ def train_on_loopback(
         _sigterm_as_interrupt(),
         LoopbackFederation(run.path / "flower", site_configs(cfg, run), tls=tls, auth=auth) as fed,
     ):
-        events.rounds_started(1, cfg.federation.rounds, cfg.partition.num_clients)
+        events.rounds_started(len(run.metrics()) + 1, cfg.federation.rounds, 0)
         run_id = fed.submit(APP_DIR, {"run-dir": str(run.path)})
         outcome = _follow(fed, run_id, run, events, timeout)
     if not outcome.completed:
