@@ -1,0 +1,273 @@
+"""The Flower engine against the in-process engine, and the Flower engine at scale, on loopback.
+
+``default``: the same configuration trained in-process and on a local Flower deployment
+(a SuperLink and one SuperNode per client, real processes), in one session; wall time of each,
+the ratio, per-round and per-exchange seconds, and whether the two models are byte-identical.
+
+``scale``: a tiny model on 10, 30, 50, ... SuperNodes: rounds completed, seconds per round,
+the SuperLink's peak resident memory, and the peak memory of every process of the federation.
+A memory guard stops a size whose processes would exhaust the machine, and says so.
+
+    nice -n 5 python bench/flower_engine.py default --supernodes 10 --json flower_engine.jsonl
+    nice -n 5 python bench/flower_engine.py scale --supernodes 10 30 50 --rounds 2 \
+        --json flower_engine.jsonl
+    python bench/flower_engine.py table flower_engine.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+from prism_secure.app import train_run
+from prism_secure.config import build_config
+from prism_secure.data.roots import resolve_data_root
+from prism_secure.federation.flower.local import APP_DIR
+from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
+from prism_secure.protocols.adapters.flower.processes import descendants
+
+TINY = {
+    "data.max_records_per_client": 200,
+    "model.width": 4,
+    "model.latent_dim": 16,
+    "features.kind": "rff",
+    "features.rff_dim": 64,
+    "training.local_iters": 3,
+    "training.batch_size": 16,
+    "output.track_domain_fid": False,
+}
+
+
+def _kib(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemoryWatch(threading.Thread):
+    """Samples the federation's resident memory; trips when the machine runs low."""
+
+    def __init__(self, min_available_mib: int = 2500) -> None:
+        super().__init__(daemon=True)
+        self.peak_total_kib = 0
+        self.tripped = False
+        self.min_available_mib = min_available_mib
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(1.0):
+            total = sum(_kib(p, "VmRSS:") for p in descendants(os.getpid()))
+            self.peak_total_kib = max(self.peak_total_kib, total)
+            meminfo = Path("/proc/meminfo").read_text()
+            available = int(meminfo.split("MemAvailable:")[1].split()[0]) // 1024
+            if available < self.min_available_mib:
+                self.tripped = True
+
+    def stop(self) -> None:
+        self._halt.set()
+
+
+def _toml(path: Path, overrides: dict[str, object]) -> Path:
+    sections: dict[str, dict[str, object]] = {}
+    for key, value in overrides.items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            sections.setdefault(section, {})[name] = value
+    text = "".join(
+        f"[{s}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+        for s, values in sections.items()
+    )
+    path.write_text(
+        ("seed = " + json.dumps(overrides["seed"]) + "\n" if "seed" in overrides else "") + text
+    )
+    return path
+
+
+def _rows(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def flower_run(work: Path, overrides: dict[str, object], nodes: int, timeout: float) -> dict:
+    """One run on a fresh local federation; its wall time, rows and memory peaks."""
+    data = str(resolve_data_root(None).resolve())
+    sites = [
+        {
+            "partition-id": i,
+            "num-partitions": nodes,
+            "data-dir": data,
+            "state-dir": str(work / "sites" / f"site-{i:03d}"),
+        }
+        for i in range(nodes)
+    ]
+    run_dir = work / "runs" / "flower"
+    toml = _toml(work / "run.toml", {**overrides, "partition.num_clients": nodes})
+    watch = MemoryWatch()
+    watch.start()
+    start = time.perf_counter()
+    try:
+        with LoopbackFederation(work / "federation", sites, startup_timeout=600.0) as fed:
+            started = time.perf_counter() - start
+            run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
+            outcome = fed.wait(run_id, timeout, poll=10.0)
+            link_peak = _kib(fed.superlink_pid, "VmHWM:")
+    finally:
+        watch.stop()
+    return {
+        "completed": outcome.completed and not watch.tripped,
+        "status": outcome.status,
+        "memory_guard_tripped": watch.tripped,
+        "wall_s": time.perf_counter() - start,
+        "startup_s": started,
+        "run_s": outcome.seconds,
+        "superlink_peak_mib": link_peak / 1024,
+        "all_processes_peak_mib": watch.peak_total_kib / 1024,
+        "rows": _rows(run_dir) if (run_dir / "metrics.jsonl").exists() else [],
+        "model": (run_dir / "model.prism").read_bytes().hex()
+        if (run_dir / "model.prism").exists()
+        else None,
+    }
+
+
+def _round_summary(rows: list[dict]) -> dict[str, float]:
+    done = [r for r in rows if not r.get("aborted")]
+    phases: dict[str, list[float]] = {}
+    for r in done:
+        for stage, s in (r.get("phase_seconds") or {}).items():
+            phases.setdefault(stage, []).append(s)
+    return {
+        "rounds": len(rows),
+        "rounds_completed": len(done),
+        "round_s_median": statistics.median(r["seconds"] for r in done) if done else float("nan"),
+        **{f"{k}_s_median": statistics.median(v) for k, v in phases.items()},
+    }
+
+
+def default_cmd(args: argparse.Namespace) -> list[dict]:
+    overrides: dict[str, object] = {"seed": 0, "privacy.noise_seed": 0}
+    if args.rounds:
+        overrides["federation.rounds"] = args.rounds
+    overrides["partition.num_clients"] = args.supernodes
+    with tempfile.TemporaryDirectory(prefix="flower-engine-") as tmp:
+        work = Path(tmp)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            local = train_run(
+                build_config(
+                    None,
+                    {**overrides, "output.runs_dir": str(work / "runs"), "output.name": "local"},
+                )
+            )
+        local_s = time.perf_counter() - start
+        flower = flower_run(
+            work, {**overrides, "federation.engine": "flower"}, args.supernodes, args.timeout
+        )
+        same = flower["model"] == (local / "model.prism").read_bytes().hex()
+        row = {
+            "bench": "default",
+            "supernodes": args.supernodes,
+            "in_process_s": local_s,
+            "flower_s": flower["wall_s"],
+            "flower_startup_s": flower["startup_s"],
+            "ratio": flower["wall_s"] / local_s,
+            "identical_model": same,
+            "completed": flower["completed"],
+            "superlink_peak_mib": flower["superlink_peak_mib"],
+            "all_processes_peak_mib": flower["all_processes_peak_mib"],
+            "in_process": _round_summary(_rows(local)),
+            "flower": _round_summary(flower["rows"]),
+        }
+    return [row]
+
+
+def scale_cmd(args: argparse.Namespace) -> list[dict]:
+    out = []
+    for nodes in args.supernodes:
+        overrides: dict[str, object] = {
+            **TINY,
+            "seed": 0,
+            "federation.rounds": args.rounds,
+            "federation.engine": "flower",
+            "flower.startup_timeout": 900.0,
+        }
+        with tempfile.TemporaryDirectory(prefix=f"flower-scale-{nodes}-") as tmp:
+            res = flower_run(Path(tmp), overrides, nodes, args.timeout)
+        row = {
+            "bench": "scale",
+            "supernodes": nodes,
+            **{k: v for k, v in res.items() if k not in ("rows", "model")},
+            **_round_summary(res["rows"]),
+        }
+        out.append(row)
+        print(json.dumps(row), flush=True)
+        if res["memory_guard_tripped"]:
+            break
+    return out
+
+
+def table_cmd(args: argparse.Namespace) -> None:
+    rows = [json.loads(x) for x in Path(args.json).read_text().splitlines() if x.strip()]
+    for r in rows:
+        if r["bench"] == "default":
+            f, i = r["flower"], r["in_process"]
+            print(
+                f"| default, {r['supernodes']} SuperNodes | in-process {r['in_process_s']:.0f} s | "
+                f"Flower {r['flower_s']:.0f} s (startup {r['flower_startup_s']:.0f} s) | "
+                f"ratio {r['ratio']:.2f} | identical model {r['identical_model']} | "
+                f"round median {i['round_s_median']:.1f} s vs {f['round_s_median']:.1f} s |"
+            )
+    print(
+        "| SuperNodes | rounds completed | s per round (median) | SuperLink peak MiB "
+        "| all processes peak MiB | note |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        if r["bench"] == "scale":
+            note = "memory guard tripped" if r["memory_guard_tripped"] else r["status"]
+            print(
+                f"| {r['supernodes']} | {r['rounds_completed']}/{r['rounds']} | "
+                f"{r['round_s_median']:.1f} | {r['superlink_peak_mib']:.0f} | "
+                f"{r['all_processes_peak_mib']:.0f} | {note} |"
+            )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("default")
+    d.add_argument("--supernodes", type=int, default=10)
+    d.add_argument("--rounds", type=int, default=None)
+    d.add_argument("--timeout", type=float, default=4 * 3600)
+    d.add_argument("--json", type=Path, required=True)
+    s = sub.add_parser("scale")
+    s.add_argument("--supernodes", type=int, nargs="+", default=[10, 30, 50])
+    s.add_argument("--rounds", type=int, default=2)
+    s.add_argument("--timeout", type=float, default=3600)
+    s.add_argument("--json", type=Path, required=True)
+    t = sub.add_parser("table")
+    t.add_argument("json", type=Path)
+    args = p.parse_args()
+    if args.cmd == "table":
+        table_cmd(args)
+        return
+    rows = default_cmd(args) if args.cmd == "default" else scale_cmd(args)
+    with args.json.open("a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
