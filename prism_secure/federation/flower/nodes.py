@@ -7,6 +7,7 @@ SuperNode gets a new id and is welcomed back for the partition it names.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -68,3 +69,12 @@ class NodeMap:
             if old is not None and old != node:
                 self._cid_of.pop(old, None)
             self._cid_of[node], self._node_of[cid] = cid, node
+
+
+def wait_for_sites(nodes: NodeMap, expected: int, timeout: float) -> None:
+    """Greet sites as they connect, until all ``expected`` partitions are served or time is up."""
+    start = time.monotonic()
+    while nodes.known < expected and time.monotonic() - start < timeout:
+        nodes.refresh()
+        if nodes.known < expected:
+            time.sleep(1.0)

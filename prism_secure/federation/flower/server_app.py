@@ -9,7 +9,6 @@ individual mask: its ledger holds the public parameters each site reports.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +62,6 @@ def open_run(run_config: dict[str, Any]) -> Any:
         }
     )
     return RunDirectory.create(cfg)
-
-
-def wait_for_sites(nodes: Any, expected: int, timeout: float) -> None:
-    """Greet sites as they connect, until all ``expected`` partitions are served or time is up."""
-    start = time.monotonic()
-    while nodes.known < expected and time.monotonic() - start < timeout:
-        nodes.refresh()
-        if nodes.known < expected:
-            time.sleep(1.0)
 
 
 @app.main()

@@ -19,8 +19,7 @@ from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
 from prism_secure.errors import RunDirError
 from prism_secure.federation.flower.engine import FlowerEngine
-from prism_secure.federation.flower.nodes import NodeMap
-from prism_secure.federation.flower.server_app import wait_for_sites
+from prism_secure.federation.flower.nodes import NodeMap, wait_for_sites
 from prism_secure.federation.flower.site import run_key
 from prism_secure.federation.server import Server
 from prism_secure.privacy import ClientPrivacyRecord, PrivacyLedger, read_ledger, write_ledger
