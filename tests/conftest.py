@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,22 @@ def tiny_overrides(data_root: Path, tmp_path: Path) -> dict[str, object]:
         "output.sample_every": 2,
         "output.track_domain_fid": False,
     }
+
+
+def _write_run_toml(path: Path, overrides: dict[str, object]) -> Path:
+    sections: dict[str, dict[str, object]] = {}
+    for key, value in overrides.items():
+        section, name = key.split(".", 1)
+        sections.setdefault(section, {})[name] = value
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def write_run_toml() -> Callable[[Path, dict[str, object]], Path]:
+    """Writes dotted overrides as the TOML file a separate process reads (``--config``)."""
+    return _write_run_toml

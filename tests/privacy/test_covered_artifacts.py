@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -187,25 +188,14 @@ def _train_process(cfg_path: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _write_toml(path: Path, overrides: dict[str, object]) -> Path:
-    sections: dict[str, dict[str, object]] = {}
-    for key, value in overrides.items():
-        section, name = key.split(".", 1)
-        sections.setdefault(section, {})[name] = value
-    lines = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_a_run_killed_between_release_and_first_checkpoint_does_not_release_again(
-    tiny_overrides: dict[str, object], tmp_path: Path
+    tiny_overrides: dict[str, object],
+    tmp_path: Path,
+    write_run_toml: Callable[[Path, dict[str, object]], Path],
 ) -> None:
     # Unseeded noise: a second release would draw fresh noise and spend the budget twice.
     overrides = {**tiny_overrides, "federation.rounds": 1, "training.local_iters": 60}
-    cfg_path = _write_toml(tmp_path / "run.toml", overrides)
+    cfg_path = write_run_toml(tmp_path / "run.toml", overrides)
     run = Path(str(overrides["output.runs_dir"])) / str(overrides["output.name"])
     proc = _train_process(cfg_path)
     try:

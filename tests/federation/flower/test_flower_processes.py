@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,19 +22,6 @@ from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
 
 SITES = 3
-
-
-def _run_toml(path: Path, overrides: dict[str, object]) -> Path:
-    sections: dict[str, dict[str, object]] = {}
-    for key, value in overrides.items():
-        section, name = key.split(".", 1)
-        sections.setdefault(section, {})[name] = value
-    lines = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +62,13 @@ def _tiny(tiny_overrides: dict[str, object], **more: object) -> dict[str, object
 
 
 def test_flower_run_with_tls_and_auth_equals_the_in_process_run(
-    federation: LoopbackFederation, tiny_overrides: dict[str, object], tmp_path: Path
+    federation: LoopbackFederation,
+    tiny_overrides: dict[str, object],
+    tmp_path: Path,
+    write_run_toml: Callable[[Path, dict[str, object]], Path],
 ) -> None:
     overrides = _tiny(tiny_overrides)
-    toml = _run_toml(tmp_path / "run.toml", overrides)
+    toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "on-flower"
     outcome = federation.run(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)}, 600)
     assert outcome.completed, outcome.log[-3000:]
@@ -104,13 +94,16 @@ def _state_file(federation: LoopbackFederation, site: int, round_index: int) -> 
 
 
 def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
-    federation: LoopbackFederation, tiny_overrides: dict[str, object], tmp_path: Path
+    federation: LoopbackFederation,
+    tiny_overrides: dict[str, object],
+    tmp_path: Path,
+    write_run_toml: Callable[[Path, dict[str, object]], Path],
 ) -> None:
     overrides = _tiny(
         tiny_overrides,
         **{"federation.rounds": 3, "flower.train_timeout": 30.0, "flower.phase_timeout": 15.0},
     )
-    toml = _run_toml(tmp_path / "run.toml", overrides)
+    toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "kills"
     run_id = federation.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
     # Kill site 0 once it holds round 1's protocol state (it trained and advertised keys),
