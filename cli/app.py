@@ -6,6 +6,7 @@ import typer
 
 from prism_secure.cli.audit import audit_command
 from prism_secure.cli.evaluate import evaluate_command
+from prism_secure.cli.flower import flower_app
 from prism_secure.cli.sample import sample_command
 from prism_secure.cli.train import train_command
 
@@ -20,6 +21,7 @@ app.command("train")(train_command)
 app.command("sample")(sample_command)
 app.command("evaluate")(evaluate_command)
 app.command("audit")(audit_command)
+app.add_typer(flower_app, name="flower")
 
 
 def main() -> None:

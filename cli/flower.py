@@ -1,0 +1,50 @@
+"""``prism-secure flower``: what a real Flower deployment needs from this package.
+
+``app`` prints the folder ``flwr run`` takes (the app's ``pyproject.toml``; the ServerApp and the
+ClientApp are modules of the installed package on every machine). ``certs`` makes the TLS files
+of a SuperLink and one authentication key pair per SuperNode, for a trial or a small federation
+without a PKI of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+flower_app = typer.Typer(
+    help="A Flower deployment: the app folder for `flwr run`, TLS files and SuperNode keys.",
+    no_args_is_help=True,
+)
+
+
+@flower_app.command("app")
+def app_command() -> None:
+    """Print the PRISM app folder to pass to `flwr run`."""
+    from prism_secure.federation.flower.local import APP_DIR
+
+    typer.echo(str(APP_DIR))
+
+
+@flower_app.command("certs")
+def certs_command(
+    out: Path = typer.Argument(..., help="Folder to write into (created; keys are 0600)."),
+    host: list[str] = typer.Option(
+        ..., "--host", help="A name or IP address the SuperLink is reached at (repeatable)."
+    ),
+    nodes: int = typer.Option(0, "--nodes", min=0, help="SuperNode key pairs to make."),
+    days: int = typer.Option(365, "--days", min=1, help="Validity of the certificates."),
+) -> None:
+    """Make a CA, a SuperLink certificate for HOST, and NODES SuperNode key pairs."""
+    from prism_secure.protocols.adapters.flower.certificates import make_node_key, make_tls_files
+
+    if out.exists() and any(out.iterdir()):
+        typer.echo(f"error: {out} is not empty; choose a new folder", err=True)
+        raise typer.Exit(code=2)
+    files = make_tls_files(out, hosts=host, days=days)
+    typer.echo(f"CA certificate (every site and the flwr CLI): {files.ca}")
+    typer.echo(f"SuperLink certificate and key: {files.certificate} {files.key}")
+    typer.echo(f"CA key (keep offline): {out / 'ca.key'}")
+    for i in range(nodes):
+        private, public = make_node_key(out / "nodes", f"node-{i}")
+        typer.echo(f"site {i}: public key {public} (register it), private key {private}")

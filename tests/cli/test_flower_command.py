@@ -1,0 +1,61 @@
+"""``prism-secure flower``: the app folder for ``flwr run``; TLS files and SuperNode keys."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_ssh_private_key, load_ssh_public_key
+from typer.testing import CliRunner
+
+from prism_secure.cli.app import app
+
+runner = CliRunner()
+
+
+def test_app_prints_the_folder_flwr_run_takes() -> None:
+    result = runner.invoke(app, ["flower", "app"])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.output.strip())
+    project = tomllib.loads((folder / "pyproject.toml").read_text())
+    components = project["tool"]["flwr"]["app"]["components"]
+    assert components == {
+        "serverapp": "prism_secure.federation.flower.server_app:app",
+        "clientapp": "prism_secure.federation.flower.client_app:app",
+    }
+
+
+def test_certs_makes_a_link_certificate_for_its_hosts_and_node_keys(tmp_path: Path) -> None:
+    out = tmp_path / "pki"
+    args = ["flower", "certs", str(out), "--host", "link.example.org", "--host", "10.0.0.5"]
+    result = runner.invoke(app, [*args, "--nodes", "2"])
+    assert result.exit_code == 0, result.output
+    ca = x509.load_pem_x509_certificate((out / "ca.crt").read_bytes())
+    link = x509.load_pem_x509_certificate((out / "superlink.crt").read_bytes())
+    assert link.issuer == ca.subject
+    ca.public_key().verify(  # type: ignore[union-attr]
+        link.signature, link.tbs_certificate_bytes, ec.ECDSA(link.signature_hash_algorithm)
+    )
+    san = link.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["link.example.org"]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.0.5")]
+    for i in range(2):
+        private = load_ssh_private_key((out / "nodes" / f"node-{i}.key").read_bytes(), None)
+        public = load_ssh_public_key((out / "nodes" / f"node-{i}.pub").read_bytes())
+        assert isinstance(private, ec.EllipticCurvePrivateKey)
+        assert private.public_key().public_numbers() == public.public_numbers()  # type: ignore[union-attr]
+        assert (out / "nodes" / f"node-{i}.key").stat().st_mode & 0o077 == 0
+    for secret in ("ca.key", "superlink.key"):
+        assert (out / secret).stat().st_mode & 0o077 == 0
+
+
+def test_certs_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "old.key").write_text("keep me")
+    result = runner.invoke(app, ["flower", "certs", str(tmp_path), "--host", "localhost"])
+    assert result.exit_code == 2
+    assert "not empty" in result.output
+    assert (tmp_path / "old.key").read_text() == "keep me"
+    assert not (tmp_path / "ca.crt").exists()
