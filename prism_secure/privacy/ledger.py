@@ -35,6 +35,20 @@ NO_DP_STATEMENT = (
 )
 
 
+#: The fields a ledger and a client record share, as they read when nothing was privatised.
+_NO_DP: dict[str, object] = {
+    "mechanism": "none",
+    "neighbouring": None,
+    "accountant": None,
+    "opacus_version": None,
+    "target_epsilon": None,
+    "epsilon": math.inf,
+    "delta": None,
+    "clip_norm": None,
+    "noise_seeded": False,
+}
+
+
 class _Frozen(BaseModel):
     # epsilon may be inf (no DP); write it as the string "Infinity" so the JSON stays valid.
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
@@ -95,21 +109,13 @@ def client_record(
             feature_dim=feature_dim,
             label_blocks=label_blocks,
             num_releases=0,
-            mechanism="none",
-            neighbouring=None,
-            clip_norm=None,
             count_weight=None,
             l2_sensitivity=0.0,
             noise_multiplier=0.0,
             sigma_feature_sum=0.0,
             sigma_square_sum=0.0,
             sigma_count=0.0,
-            target_epsilon=None,
-            epsilon=math.inf,
-            delta=None,
-            accountant=None,
-            opacus_version=None,
-            noise_seeded=False,
+            **_NO_DP,  # type: ignore[arg-type]
         )
     c, z = params.clip_norm, params.noise_multiplier
     std = z * joint_sensitivity(c)
@@ -183,17 +189,9 @@ class PrivacyLedger(_Frozen):
             return cls(
                 guarantee=False,
                 statement=NO_DP_STATEMENT,
-                mechanism="none",
-                neighbouring=None,
-                accountant=None,
-                opacus_version=None,
-                target_epsilon=None,
-                epsilon=math.inf,
-                delta=None,
-                clip_norm=None,
-                noise_seeded=False,
                 releases_per_client=0,
                 clients=records,
+                **_NO_DP,  # type: ignore[arg-type]
             )
         if not records:
             raise ValueError("a DP ledger needs at least one client record")
@@ -206,20 +204,14 @@ class PrivacyLedger(_Frozen):
         delta = max(r.delta for r in records.values() if r.delta is not None)
         seeded = any(r.noise_seeded for r in records.values())
         releases = max(r.num_releases for r in records.values())
+        common = {k: getattr(first, k) for k in _NO_DP}
+        common.update(epsilon=epsilon, delta=delta, noise_seeded=seeded)
         return cls(
             guarantee=True,
             statement=_statement(epsilon, delta, seeded, releases),
-            mechanism=first.mechanism,
-            neighbouring=first.neighbouring,
-            accountant=first.accountant,
-            opacus_version=first.opacus_version,
-            target_epsilon=first.target_epsilon,
-            epsilon=epsilon,
-            delta=delta,
-            clip_norm=first.clip_norm,
-            noise_seeded=seeded,
             releases_per_client=releases,
             clients=records,
+            **common,
         )
 
 

@@ -22,12 +22,16 @@ DEFAULT_DELTA_CAP = 1e-5
 ACCOUNTANTS = ("rdp", "prv")
 
 
+def _finite_positive(value: float, field: str) -> float:
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(field, f"must be a finite number > 0, got {value!r}")
+    return number
+
+
 def check_epsilon(epsilon: float) -> float:
     """Return ``epsilon`` as a float, or refuse anything not finite and > 0."""
-    eps = float(epsilon)
-    if not math.isfinite(eps) or eps <= 0:
-        raise ConfigError("privacy.epsilon", f"must be a finite number > 0, got {epsilon!r}")
-    return eps
+    return _finite_positive(epsilon, "privacy.epsilon")
 
 
 def check_delta(delta: float) -> float:
@@ -40,10 +44,7 @@ def check_delta(delta: float) -> float:
 
 def check_clip_norm(clip_norm: float) -> float:
     """Return the L2 clip bound C, or refuse anything not finite and > 0."""
-    c = float(clip_norm)
-    if not math.isfinite(c) or c <= 0:
-        raise ConfigError("privacy.clip_norm", f"must be a finite number > 0, got {clip_norm!r}")
-    return c
+    return _finite_positive(clip_norm, "privacy.clip_norm")
 
 
 def check_accountant(accountant: str) -> str:

@@ -15,7 +15,7 @@ from prism_secure.features.moments import FeatureMoments
 from prism_secure.federation.client_round import Client
 from prism_secure.federation.inprocess import InProcessEngine
 from prism_secure.federation.server import Server
-from prism_secure.federation.summers.base import MaskSummer, SumOutcome
+from prism_secure.federation.summers.base import MaskSummer, SumOutcome, SumRequest
 from prism_secure.protocols.errors import AbortedError
 
 
@@ -31,7 +31,8 @@ class RecordingSum(MaskSummer):
     def dropout_phases(self) -> list[str]:
         return ["first", "second"]
 
-    def sum(self, inputs, *, round_index, model_digest, dropouts) -> SumOutcome:  # noqa: ANN001
+    def _sum(self, request: SumRequest) -> SumOutcome:
+        inputs, round_index, dropouts = request.inputs, request.round_index, request.dropouts
         self.calls.append((round_index, {c: v.copy() for c, v in inputs.items()}, dict(dropouts)))
         if round_index in self.abort_rounds:
             raise AbortedError("planted abort", phase="second")

@@ -41,10 +41,20 @@ def outcome_of(res: SecureSumResult, start: float) -> SumOutcome:
     )
 
 
+@dataclass(frozen=True)
+class SumRequest:
+    """One round's sum: each client's 0/1 vector, the round it binds to, who drops and where."""
+
+    inputs: dict[int, np.ndarray]
+    round_index: int
+    model_digest: bytes
+    dropouts: dict[int, str]
+    started: float = field(default_factory=time.perf_counter)
+
+
 class MaskSummer(ABC):
     name: str
 
-    @abstractmethod
     def sum(
         self,
         inputs: dict[int, np.ndarray],
@@ -54,6 +64,11 @@ class MaskSummer(ABC):
         dropouts: dict[int, str],
     ) -> SumOutcome:
         """Sum 0/1 vectors over the clients that survive ``dropouts`` (client -> phase)."""
+        return self._sum(SumRequest(inputs, round_index, model_digest, dropouts))
+
+    @abstractmethod
+    def _sum(self, request: SumRequest) -> SumOutcome:
+        """The summer's own protocol; ``request.started`` times the outcome."""
 
     @abstractmethod
     def dropout_phases(self) -> list[str]:

@@ -9,12 +9,8 @@ decrypt every individual mask (details in :mod:`prism_secure.protocols.he`).
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
-
 from prism_secure.config import SecureAggConfig
-from prism_secure.federation.summers.base import MaskSummer, SumOutcome, outcome_of
+from prism_secure.federation.summers.base import MaskSummer, SumOutcome, SumRequest, outcome_of
 from prism_secure.federation.summers.policy import release_threshold
 
 
@@ -26,25 +22,17 @@ class HomomorphicSum(MaskSummer):
     def __init__(self, cfg: SecureAggConfig) -> None:
         self.cfg = cfg
 
-    def sum(
-        self,
-        inputs: dict[int, np.ndarray],
-        *,
-        round_index: int,
-        model_digest: bytes,
-        dropouts: dict[int, str],
-    ) -> SumOutcome:
+    def _sum(self, request: SumRequest) -> SumOutcome:
         from prism_secure.protocols.he import run_he_sum
 
-        start = time.perf_counter()
         res = run_he_sum(
-            inputs,
-            round_index=round_index,
-            model_digest=model_digest,
-            dropouts=dropouts or None,
-            min_survivors=release_threshold(self.cfg, len(inputs)),
+            request.inputs,
+            round_index=request.round_index,
+            model_digest=request.model_digest,
+            dropouts=request.dropouts or None,
+            min_survivors=release_threshold(self.cfg, len(request.inputs)),
         )
-        return outcome_of(res, start)
+        return outcome_of(res, request.started)
 
     def dropout_phases(self) -> list[str]:
         from prism_secure.protocols.he import phase_names

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
-
 from prism_secure.config import SecureAggConfig
-from prism_secure.federation.summers.base import MaskSummer, SumOutcome, outcome_of
+from prism_secure.federation.summers.base import MaskSummer, SumOutcome, SumRequest, outcome_of
 from prism_secure.federation.summers.policy import chosen_parameters
 
 
@@ -23,29 +19,21 @@ class PairwiseSum(MaskSummer):
         self.planned_dropout = planned_dropout
         self.record_transcript = record_transcript
 
-    def sum(
-        self,
-        inputs: dict[int, np.ndarray],
-        *,
-        round_index: int,
-        model_digest: bytes,
-        dropouts: dict[int, str],
-    ) -> SumOutcome:
+    def _sum(self, request: SumRequest) -> SumOutcome:
         from prism_secure.protocols.secagg.driver import run_secure_sum
 
-        start = time.perf_counter()
-        chosen = chosen_parameters(self.cfg, len(inputs), self.planned_dropout)
+        chosen = chosen_parameters(self.cfg, len(request.inputs), self.planned_dropout)
         res = run_secure_sum(
-            inputs,
+            request.inputs,
             threshold=chosen["threshold"],  # type: ignore[arg-type]
             graph=self.cfg.graph,
             neighbours=chosen["neighbours"],  # type: ignore[arg-type]
-            round_index=round_index,
-            model_digest=model_digest,
-            dropouts=dropouts or None,
+            round_index=request.round_index,
+            model_digest=request.model_digest,
+            dropouts=request.dropouts or None,
             record_transcript=self.record_transcript,
         )
-        return outcome_of(res, start)
+        return outcome_of(res, request.started)
 
     def dropout_phases(self) -> list[str]:
         from prism_secure.protocols.secagg.driver import phase_names

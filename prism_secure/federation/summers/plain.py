@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from prism_secure.federation.summers.base import MaskSummer, SumOutcome
+from prism_secure.federation.summers.base import MaskSummer, SumOutcome, SumRequest
 from prism_secure.protocols.errors import AbortedError
 
 
@@ -16,15 +16,8 @@ class PlainSum(MaskSummer):
 
     name = "none"
 
-    def sum(
-        self,
-        inputs: dict[int, np.ndarray],
-        *,
-        round_index: int,
-        model_digest: bytes,
-        dropouts: dict[int, str],
-    ) -> SumOutcome:
-        start = time.perf_counter()
+    def _sum(self, request: SumRequest) -> SumOutcome:
+        inputs, dropouts = request.inputs, request.dropouts
         survivors = sorted(c for c in inputs if c not in dropouts)
         if not survivors:  # nothing to aggregate: the round releases nothing, as SecAgg would
             raise AbortedError("every client dropped", phase="upload")
@@ -40,7 +33,7 @@ class PlainSum(MaskSummer):
             survivors=survivors,
             bytes_up={c: packed for c in survivors},
             bytes_down={c: 0 for c in survivors},
-            seconds=time.perf_counter() - start,
+            seconds=time.perf_counter() - request.started,
         )
 
     def dropout_phases(self) -> list[str]:
