@@ -8,8 +8,9 @@ the ratio, per-round and per-exchange seconds, and whether the two models are by
 the SuperLink's peak resident memory, and the peak memory of every process of the federation.
 A memory guard stops a size whose processes would exhaust the machine, and says so.
 
-    nice -n 5 python bench/flower_engine.py default --supernodes 10 --json flower_engine.jsonl
-    nice -n 5 python bench/flower_engine.py scale --supernodes 10 30 50 --rounds 2 \
+    python bench/flower_engine.py default --supernodes 10 [--rounds R] [--set KEY=VALUE] \
+        --json flower_engine.jsonl
+    python bench/flower_engine.py scale --supernodes 10 30 50 --rounds 2 \
         --json flower_engine.jsonl
     python bench/flower_engine.py table flower_engine.jsonl
 """
@@ -27,7 +28,7 @@ import warnings
 from pathlib import Path
 
 from prism_secure.app import train_run
-from prism_secure.config import build_config
+from prism_secure.config import build_config, parse_set_option
 from prism_secure.data.roots import resolve_data_root
 from prism_secure.federation.flower.local import APP_DIR
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
@@ -154,7 +155,7 @@ def _round_summary(rows: list[dict]) -> dict[str, float]:
 
 
 def default_cmd(args: argparse.Namespace) -> list[dict]:
-    overrides: dict[str, object] = {"seed": 0, "privacy.noise_seed": 0}
+    overrides: dict[str, object] = {"seed": 0, "privacy.noise_seed": 0, **dict(args.set)}
     if args.rounds:
         overrides["federation.rounds"] = args.rounds
     overrides["partition.num_clients"] = args.supernodes
@@ -182,6 +183,8 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "flower_startup_s": flower["startup_s"],
             "ratio": flower["wall_s"] / local_s,
             "identical_model": same,
+            "overrides": {k: v for k, v in overrides.items() if k != "partition.num_clients"},
+            "load_average": os.getloadavg(),
             "completed": flower["completed"],
             "superlink_peak_mib": flower["superlink_peak_mib"],
             "all_processes_peak_mib": flower["all_processes_peak_mib"],
@@ -251,6 +254,14 @@ def main() -> None:
     d.add_argument("--supernodes", type=int, default=10)
     d.add_argument("--rounds", type=int, default=None)
     d.add_argument("--timeout", type=float, default=4 * 3600)
+    d.add_argument(
+        "--set",
+        type=parse_set_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A config override for both engines (e.g. training.threads=1).",
+    )
     d.add_argument("--json", type=Path, required=True)
     s = sub.add_parser("scale")
     s.add_argument("--supernodes", type=int, nargs="+", default=[10, 30, 50])
