@@ -143,6 +143,9 @@ def finish_run(
         "num_params": scores.numel(),
         "total_bytes_up": engine.totals["bytes_up"],
         "total_bytes_down": engine.totals["bytes_down"],
+        **{  # the Flower engine also counts what Flower carried, framing included
+            f"total_{k}": v for k, v in engine.totals.items() if k.startswith("flower_")
+        },
         "wall_seconds": sum(m.get("seconds", 0.0) for m in metrics),
         "secure_agg": cfg.secure_agg.mode,
         "secure_agg_parameters": chosen_parameters(

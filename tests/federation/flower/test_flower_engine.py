@@ -93,6 +93,9 @@ def test_the_flower_engine_trains_the_in_process_model_byte_for_byte(
     for row in ours:
         assert row["flower_bytes_up_per_client"] > row["bytes_up_per_client"] > 0
         assert set(row["phase_seconds"]) == {"train", "share", "masked", "consistency", "unmask"}
+    summary = json.loads((flower / "summary.json").read_text())
+    assert summary["total_flower_bytes_up"] > summary["total_bytes_up"] > 0
+    assert "total_flower_bytes_up" not in json.loads((local / "summary.json").read_text())
     # No message carried a record count or a released statistic: sites keep them.
     assert not (flower / "released").exists()
     assert ReleaseStore(next((tmp_path / "site-0").glob("run-*"))).load(0) is not None
