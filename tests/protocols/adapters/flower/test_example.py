@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("flwr")
-RUN = Path(__file__).resolve().parents[1] / "examples" / "flower_secagg" / "run.py"
+RUN = Path(__file__).resolve().parents[4] / "examples" / "flower_secagg" / "run.py"
 
 
 def _processes_mentioning(text: str) -> list[str]:
