@@ -21,6 +21,7 @@ from flwr.app import Context, Error, Message, RecordDict
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 from flwr.supercore.inflatable.inflatable_utils import inflate_object_from_contents
+from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 
 ClientApp = Callable[[Message, Context], Message]
@@ -75,8 +76,8 @@ class MemoryGrid:
         pass
 
     @property
-    def run(self) -> object:
-        raise NotImplementedError("a MemoryGrid has no Run object")
+    def run(self) -> Run:
+        return Run.create_empty(self.run_id)
 
     def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):  # noqa: ANN001
         return Message(

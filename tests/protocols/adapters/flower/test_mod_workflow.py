@@ -332,3 +332,49 @@ def test_state_in_a_folder_is_owner_only_and_gone_after_the_round(tmp_path: Path
     }
     assert list(tmp_path.rglob("*.state")) == []  # each client forgot its secrets at the end
     assert all(not c.state.config_records for c in grid.contexts.values())
+
+
+def test_the_legacy_numpyclient_path_under_defaultworkflow() -> None:
+    """``DefaultWorkflow(fit_workflow=SecAggFitWorkflow(...))`` with a NumPyClient's ClientApp."""
+    import flwr.common as fc
+    from flwr.client import ClientApp as LegacyClientApp
+    from flwr.client import NumPyClient
+    from flwr.server import LegacyContext, ServerConfig
+    from flwr.server.strategy import FedAvg as LegacyFedAvg
+    from flwr.server.workflow import DefaultWorkflow
+    from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
+
+    from prism_secure.protocols.adapters.flower import SecAggFitWorkflow
+
+    class Client(NumPyClient):
+        def __init__(self, i: int) -> None:
+            self.i = i
+
+        def fit(self, parameters, config):  # noqa: ANN001, ANN201
+            return [parameters[0] + self.i, parameters[1] + 0.5 * self.i], 10 + self.i, {}
+
+    start = [np.zeros(3, np.float32), np.ones((2, 2), np.float32)]
+    app = LegacyClientApp(
+        client_fn=lambda ctx: Client(int(ctx.node_config["p"])).to_client(),
+        mods=[prism_secagg_mod()],
+    )
+    grid = MemoryGrid(lambda m, c: app(m, c), {10 + i: {"p": i} for i in range(4)})
+    workflow = SecAggFitWorkflow(config(threshold=3))
+    context = LegacyContext(
+        Context(1, 0, {}, RecordDict(), {}),
+        config=ServerConfig(num_rounds=1),
+        strategy=LegacyFedAvg(
+            min_fit_clients=4,
+            min_available_clients=4,
+            fraction_evaluate=0.0,
+            initial_parameters=fc.ndarrays_to_parameters(start),
+        ),
+    )
+    DefaultWorkflow(fit_workflow=workflow)(grid, context)
+    [report] = workflow.rounds
+    assert report.completed and report.survivors == [10, 11, 12, 13]
+    mean_shift = sum(i * (10 + i) for i in range(4)) / sum(10 + i for i in range(4))
+    final = context.state.array_records[MAIN_PARAMS_RECORD].to_numpy_ndarrays()
+    bound = report.mean_error_bound("0")
+    assert np.abs(final[0] - mean_shift).max() <= bound
+    assert np.abs(final[1] - (1 + 0.5 * mean_shift)).max() <= report.mean_error_bound("1")
