@@ -294,22 +294,45 @@ def test_malformed_payloads_are_refused_with_typed_errors() -> None:
         app._mods[0](msg, context, lambda m, c: pytest.fail("trained"))  # type: ignore[attr-defined]
 
 
-def test_a_tampered_protocol_message_drops_only_its_sender() -> None:
-    """A node whose share reply is garbage is refused by the server; the round goes on."""
+def _garbage(content: RecordDict) -> None:
+    content[RECORD]["data"] = b"\x01garbage"
+
+
+def _no_record(content: RecordDict) -> None:
+    del content[RECORD]
+
+
+def _other_round(content: RecordDict) -> None:
+    content[RECORD]["round"] = 7
+
+
+def _as_refusal(content: RecordDict) -> None:
+    content[RECORD]["stage"] = "refused"  # a refusal report that does not parse
+
+
+@pytest.mark.parametrize("stage", ["train", "share", "masked"])
+@pytest.mark.parametrize("tamper", [_garbage, _no_record, _other_round, _as_refusal])
+def test_a_tampered_reply_drops_only_its_sender(
+    stage: str, tamper: Callable[[RecordDict], None]
+) -> None:
+    """A node whose reply is malformed is refused by the server; the round goes on."""
     bad = NODES[1]
     inner = client_app()
 
     def app(msg: Message, ctx: Context) -> Message:
+        got = stage_of(msg)  # before the mod strips its record from the message
         reply = inner(msg, ctx)
-        if ctx.node_id == bad and stage_of(msg) == "share" and reply.has_content():
-            reply.content[RECORD]["data"] = b"\x01garbage"
+        if ctx.node_id == bad and got == stage and reply.has_content():
+            tamper(reply.content)
         return reply
 
     grid = MemoryGrid(app, {n: {} for n in NODES})
     secure = SecAggGrid(grid, config())
     replies = list(secure.send_and_receive(train_messages(grid)))
     assert_mean_within_bound(secure, replies, [n for n in NODES if n != bad])
-    assert secure.last.dropped == {bad: "share"}
+    phase = "advertise" if stage == "train" else stage
+    assert secure.last.dropped == {bad: phase}
+    assert secure.last.errors[bad].startswith(phase)
 
 
 def test_state_in_a_folder_is_owner_only_and_gone_after_the_round(tmp_path: Path) -> None:
