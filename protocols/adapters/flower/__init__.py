@@ -1,7 +1,8 @@
-"""prism-secure's secure aggregation for Flower apps: quantisation, input checks, parameters.
+"""prism-secure's secure aggregation for Flower apps: the ClientApp mod and the server's Grid.
 
-Nothing here imports Flower or torch; the ClientApp mod and the server workflow that carry the
-protocol over Flower messages import Flower themselves.
+``prism_secagg_mod`` (client), ``SecAggGrid`` / ``SecAggFitWorkflow`` (server), ``SecAggConfig``
+and ``SecureRound`` (what a round gave) need Flower and are imported on first use, so that the
+quantisation, the input checks and the parameter policy work without it. Nothing imports torch.
 """
 
 from prism_secure.protocols.adapters.flower.errors import (
@@ -27,7 +28,32 @@ from prism_secure.protocols.adapters.flower.quantise_config import (
     plan_vector,
 )
 
-__all__ = [
+_FLOWER = {
+    "prism_secagg_mod": "mod",
+    "SecAggConfig": "server_config",
+    "SecAggFitWorkflow": "workflow",
+    "SecAggGrid": "workflow",
+    "SecureRound": "round_report",
+    "SecureRoundAborted": "errors",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _FLOWER:
+        from importlib import import_module
+
+        module = import_module(f"{__name__}.{_FLOWER[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [  # the Flower names resolve through __getattr__
+    "SecAggConfig",
+    "SecAggFitWorkflow",
+    "SecAggGrid",
+    "SecureRound",
+    "SecureRoundAborted",
+    "prism_secagg_mod",
     "AggregateError",
     "AggregateUpdate",
     "ArrayLayout",

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prism_secure.errors import ConfigError, PrismError
+from prism_secure.protocols.errors import AbortedError
 
 Reason = Literal["missing", "unexpected", "dtype", "shape", "non-finite", "weight"]
 REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
@@ -80,3 +81,31 @@ class InsecureParametersError(ConfigError):
 
 class InsecureParametersWarning(UserWarning):
     """Issued when insecure parameters are accepted because the caller overrode the refusal."""
+
+
+class RoundSetupError(ConfigError):
+    """The server's request cannot run a secure round (``field`` names what is off).
+
+    Raised on the server for a strategy's messages that cannot be aggregated securely (no array
+    record, different models for different nodes, a plain ``push_messages`` of train messages).
+    """
+
+
+class ClientStateMissing(PrismError):
+    """A protocol message for a round this client holds no saved state of (it left, or never
+    joined); Flower returns the error to the server, which counts a dropout."""
+
+    def __init__(self, round_index: int) -> None:
+        self.round = round_index
+        super().__init__(f"no saved secure-aggregation state for round {round_index}")
+
+
+class SecureRoundAborted(AbortedError):
+    """A secure round over Flower stopped below its threshold; nothing was released.
+
+    ``report`` is the round's :class:`~.round_report.SecureRound`: who dropped where, and why.
+    """
+
+    def __init__(self, reason: str, *, phase: str | None, report: object) -> None:
+        super().__init__(reason, phase=phase)
+        self.report = report

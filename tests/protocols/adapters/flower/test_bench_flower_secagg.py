@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("flwr")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "bench"))
 import flower_secagg as bench  # noqa: E402
 
 
