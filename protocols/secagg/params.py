@@ -50,7 +50,9 @@ class SessionParams(BaseModel):
     ``neighbours`` (k, even) on a Harary graph chosen from the session id, so t <= k + 1.
     Refused: 2t <= n on the full graph, 2t <= k on the sparse one (see
     :mod:`prism_secure.protocols.secagg.planning.security`: a server showing two groups
-    different survivor lists would learn an input).
+    different survivor lists would learn an input), unless ``insecure`` says the parties chose
+    to run them anyway. ``insecure`` is bound into the session id, so every client sees it and
+    can refuse (a client should accept it only by its own local choice, never the server's).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +64,7 @@ class SessionParams(BaseModel):
     neighbours: int | None = Field(default=None, ge=2)
     prg: Literal["aes-ctr", "chacha20"] = "aes-ctr"
     aead: Literal["aes-gcm", "chacha20-poly1305"] = "aes-gcm"
+    insecure: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> SessionParams:
@@ -78,7 +81,7 @@ class SessionParams(BaseModel):
         if self.threshold > self.clients:
             raise ValueError(f"threshold {self.threshold} exceeds clients = {self.clients}")
         least = min_threshold(self.graph, self.clients, self.neighbours)
-        if self.threshold < least:
+        if self.threshold < least and not self.insecure:
             raise ValueError(
                 f"threshold {self.threshold} is insecure: the rule {rule_text(self.graph)} needs "
                 f"t >= {least} here; with less, a server that tells some holders a client "
@@ -105,7 +108,8 @@ class SessionParams(BaseModel):
 
     def digest(self) -> bytes:
         """A canonical hash of the parameters, bound into the session id."""
-        text = self.model_dump_json()
+        # ``insecure`` enters only when set, so secure sessions keep the ids they always had.
+        text = self.model_dump_json(exclude=None if self.insecure else {"insecure"})
         return hashlib.sha256(b"prism-secagg/v2/params\x00" + text.encode()).digest()
 
 

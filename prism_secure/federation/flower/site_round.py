@@ -60,9 +60,11 @@ def train_and_advertise(
     from prism_secure.federation.flower.site_release import site_release
     from prism_secure.federation.seeds import model_digest
 
+    params = SessionParams.model_validate_json(session_json)
+    if params.insecure:  # PRISM's server never asks for this; a server that does is refused
+        raise SiteError(site.name, "refuses a session marked insecure")
     cfg, released = site_release(site, key, config_json, prior_releases)
     setup_threads(cfg)
-    params = SessionParams.model_validate_json(session_json)
     generator = build_run_generator(cfg)
     if len(scores) != 4 * generator.num_maskable:
         raise SiteError(site.name, f"scores of {len(scores)} bytes for {generator.num_maskable}")

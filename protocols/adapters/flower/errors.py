@@ -10,7 +10,7 @@ dropped.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -109,3 +109,17 @@ class SecureRoundAborted(AbortedError):
     def __init__(self, reason: str, *, phase: str | None, report: object) -> None:
         super().__init__(reason, phase=phase)
         self.report = report
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_config(model: type[Model], values: Mapping[str, object], fallback: str = "") -> Model:
+    """Validate ``values`` as ``model``; pydantic's error becomes a :class:`ConfigError` naming
+    the field (``fallback`` when the error belongs to the whole model)."""
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or fallback
+        raise ConfigError(field, first["msg"]) from None

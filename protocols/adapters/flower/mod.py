@@ -47,11 +47,14 @@ Handler = Callable[[Message, Context], Message]
 Mod = Callable[[Message, Context, Handler], Message]
 
 
-def prism_secagg_mod(*, state_dir: str | Path | None = None) -> Mod:
+def prism_secagg_mod(*, state_dir: str | Path | None = None, allow_insecure: bool = False) -> Mod:
     """A Flower mod running prism-secure's SecAgg for this node's training replies.
 
     ``state_dir`` keeps the saved client state in files there (also settable per node with the
     node config key ``prism-secagg-state-dir``); without either it stays in ``context.state``.
+    A session the server marks insecure (a threshold under the split-view rule, run with the
+    server's ``allow_insecure``) is refused unless this node also passes ``allow_insecure``:
+    the server alone cannot talk a node into it.
     """
 
     def mod(msg: Message, context: Context, call_next: Handler) -> Message:
@@ -60,7 +63,7 @@ def prism_secagg_mod(*, state_dir: str | Path | None = None) -> Mod:
         payload = _payload(msg)
         store = store_for(context, state_dir)
         if payload.stage == stages.TRAIN:
-            return _train(msg, context, call_next, payload, store)
+            return _train(msg, context, call_next, payload, store, allow_insecure)
         if payload.stage == stages.ABORT:
             store.clear()
             return Message(pack(stages.ABORT, payload.round, b""), reply_to=msg)
@@ -83,10 +86,21 @@ def _payload(msg: Message) -> Payload:
 
 
 def _train(
-    msg: Message, context: Context, call_next: Handler, payload: Payload, store: StateStore
+    msg: Message,
+    context: Context,
+    call_next: Handler,
+    payload: Payload,
+    store: StateStore,
+    allow_insecure: bool,
 ) -> Message:
     """Train, check, quantise, advertise keys; the reply holds our record alone."""
     setup = RoundSetup.from_fields(payload.fields)
+    if setup.session.insecure and not allow_insecure:
+        raise FlowerPayloadError(
+            "session.insecure",
+            f"the server asks for threshold {setup.session.threshold}, under the split-view "
+            "rule; this node accepts that only with prism_secagg_mod(allow_insecure=True)",
+        )
     r = payload.round
     store.clear()  # whatever an earlier round left goes now
     digest = model_digest(msg.content.array_records.get(setup.model_key), setup)

@@ -9,8 +9,9 @@ unless ``allow_insecure=True``, which warns loudly (a Python warning and a line 
 
 Without an explicit threshold, :func:`prism_secure.protocols.choose` (the parameter finder)
 picks the cheapest secure setting whose chance of stalling at the expected dropout rate is at
-most ``stall_target``. The protocol's ``SessionParams`` refuses insecure parameters on its own,
-so a session never runs with them; ``allow_insecure`` only lets this check report them.
+most ``stall_target``. The protocol's ``SessionParams`` refuses insecure parameters unless it is
+marked ``insecure``, which the round plan does only after ``allow_insecure``; each node's mod
+then refuses such a session unless the node passed ``allow_insecure`` too.
 """
 
 from __future__ import annotations

@@ -32,9 +32,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prism_secure.errors import ConfigError
+from prism_secure.protocols.adapters.flower.errors import parse_config
 from prism_secure.protocols.adapters.flower.layout import ArrayLayout
 
 MAX_BITS = 62  # what SessionParams accepts: the int64 sum must be exact
@@ -62,12 +63,7 @@ class QuantiseConfig(BaseModel):
     @classmethod
     def parse(cls, values: dict[str, object]) -> QuantiseConfig:
         """Validate, turning pydantic's error into a :class:`ConfigError` naming the field."""
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "integer_range"
-            raise ConfigError(field, first["msg"]) from None
+        return parse_config(cls, values, fallback="integer_range")
 
     @property
     def levels(self) -> int:

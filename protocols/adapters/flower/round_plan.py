@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flwr.app import ArrayRecord, Message
-from pydantic import ValidationError
 
 from prism_secure.errors import ConfigError
 from prism_secure.protocols import SessionParams
-from prism_secure.protocols.adapters.flower.errors import InsecureParametersError, RoundSetupError
+from prism_secure.protocols.adapters.flower.errors import RoundSetupError
 from prism_secure.protocols.adapters.flower.formats import record_arrays
 from prism_secure.protocols.adapters.flower.layout import ArrayLayout
 from prism_secure.protocols.adapters.flower.policy import choose_params
@@ -72,13 +71,13 @@ def plan_round(
         allow_insecure=config.allow_insecure,
     )
     vector = plan_vector(quantise, layout, n)
-    try:
-        session = SessionParams(
-            bits=vector.bits, length=vector.length, clients=n, **chosen.session_kwargs()
-        )  # type: ignore[arg-type]
-    except ValidationError as exc:  # only insecure parameters get past choose_params to here
-        reason = exc.errors()[0]["msg"]
-        raise InsecureParametersError("threshold", f"the protocol refuses them: {reason}") from None
+    session = SessionParams(
+        bits=vector.bits,
+        length=vector.length,
+        clients=n,
+        insecure=not chosen.secure,  # only allow_insecure lets insecure ones get this far
+        **chosen.session_kwargs(),  # type: ignore[arg-type]
+    )
     setup = RoundSetup(
         client=0,
         session=session,

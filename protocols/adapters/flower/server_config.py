@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from prism_secure.errors import ConfigError
+from prism_secure.protocols.adapters.flower.errors import parse_config
 from prism_secure.protocols.adapters.flower.layout import ArrayLayout
 from prism_secure.protocols.adapters.flower.quantise_config import QuantiseConfig
 
@@ -22,7 +22,7 @@ class SecAggConfig(BaseModel):
       split-view rule; otherwise the parameter finder picks them from n, ``dropout`` (the rate to
       plan for) and ``stall_target``. Insecure explicit parameters are refused
       (:class:`~.errors.InsecureParametersError`); ``allow_insecure`` turns the refusal into a
-      loud warning, and the protocol's own session check still refuses to run them.
+      loud warning and marks the session insecure; nodes run it only if their mod allows it.
     - deadlines (seconds): ``train_timeout`` for the train exchange (local training included),
       ``phase_timeout`` for each protocol exchange; a node that errs or misses one drops out
       there. ``poll``: how often replies are pulled.
@@ -53,8 +53,4 @@ class SecAggConfig(BaseModel):
     @classmethod
     def parse(cls, values: dict[str, object]) -> SecAggConfig:
         """Validate, turning pydantic's error into a :class:`ConfigError` naming the field."""
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ConfigError(".".join(str(p) for p in first["loc"]), first["msg"]) from None
+        return parse_config(cls, values)

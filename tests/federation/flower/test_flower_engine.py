@@ -27,7 +27,9 @@ from prism_secure.features.factory import build_feature_map
 from prism_secure.federation.client_round import Client, client_round
 from prism_secure.federation.flower.client_app import app as client_app
 from prism_secure.federation.flower.server_run import serve
-from prism_secure.federation.flower.site import run_key
+from prism_secure.federation.flower.site import SiteError, read_site, run_key
+from prism_secure.federation.flower.site_round import train_and_advertise
+from prism_secure.protocols import SessionParams
 from prism_secure.protocols.adapters.flower.transport import (
     RECORD,
     FlowerPayloadError,
@@ -207,6 +209,14 @@ def test_malformed_payloads_are_refused_by_typed_errors() -> None:
         unpack(good, stage="masked")
     with pytest.raises(FlowerPayloadError, match="round"):
         unpack(good, round_index=4)
+
+
+def test_a_site_refuses_a_session_its_server_marks_insecure(tmp_path: Path) -> None:
+    site = read_site({"partition-id": 0, "num-partitions": 3, "state-dir": str(tmp_path / "s")})
+    session = SessionParams(threshold=2, bits=2, length=8, clients=3, insecure=True)
+    with pytest.raises(SiteError, match="insecure"):
+        train_and_advertise(site, "ab", 1, "{}", session.model_dump_json(), b"", 0)
+    assert not any((tmp_path / "s").glob("run-*/released/*"))  # refused before any release
 
 
 @pytest.mark.parametrize(

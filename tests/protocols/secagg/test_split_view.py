@@ -149,3 +149,15 @@ def test_split_view_attack_cannot_recover_a_victims_input(
     assert recovered is None or not np.array_equal(recovered, truth), (
         f"the server recovered client {VICTIM}'s input exactly with t = {params.threshold}"
     )
+
+
+def test_an_insecure_session_runs_only_marked_so_and_then_the_attack_succeeds() -> None:
+    kw = {"bits": BITS, "length": D, "graph": "full", "neighbours": None, "threshold": 3}
+    with pytest.raises(ValueError, match="insecure"):
+        session_params(6, **kw)
+    params = session_params(6, insecure=True, **kw)
+    # The mark is bound into the session id, and only when set: secure ids are as before.
+    secure = session_params(6, **{**kw, "threshold": 4})
+    assert secure.digest() != secure.model_copy(update={"insecure": True}).digest()
+    recovered, truth = split_view_attack(params, 6)
+    assert recovered is not None and np.array_equal(recovered, truth)

@@ -255,15 +255,26 @@ def test_explicit_parameters_are_checked_insecure_ones_refused() -> None:
     assert secure.last.params.source == "explicit" and secure.last.session.threshold == 4
     with pytest.raises(InsecureParametersError, match="allow_insecure"):
         SecAggGrid(grid, config(threshold=2)).send_and_receive(train_messages(grid))
-    with (
-        warnings.catch_warnings(record=True) as caught,
-        pytest.raises(InsecureParametersError, match="protocol refuses"),
-    ):
+    # The server's override alone: every node refuses the insecure session, nothing is summed.
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        SecAggGrid(grid, config(threshold=2, allow_insecure=True)).send_and_receive(
-            train_messages(grid)
-        )
+        insecure = SecAggGrid(grid, config(threshold=2, allow_insecure=True))
+        replies = list(insecure.send_and_receive(train_messages(grid)))
     assert any(issubclass(w.category, InsecureParametersWarning) for w in caught)
+    assert insecure.last.session.insecure and not insecure.last.completed
+    assert not any(r.has_content() for r in replies)
+    assert sorted(insecure.last.errors) == NODES
+    assert all("session.insecure" in e for e in insecure.last.errors.values())
+
+
+def test_insecure_parameters_run_when_server_and_nodes_both_override() -> None:
+    grid = make_grid(client_app(allow_insecure=True))
+    with pytest.warns(InsecureParametersWarning, match="INSECURE"):
+        secure = SecAggGrid(grid, config(threshold=2, allow_insecure=True))
+        replies = list(secure.send_and_receive(train_messages(grid)))
+    assert secure.last.session.threshold == 2 and secure.last.session.insecure
+    assert not secure.last.params.secure
+    assert_mean_within_bound(secure, replies, NODES)
 
 
 def test_a_plain_train_message_is_refused_not_answered_in_the_clear() -> None:
