@@ -18,8 +18,10 @@ A memory guard stops a size whose processes would exhaust the machine, and says 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import statistics
 import tempfile
 import threading
@@ -57,7 +59,7 @@ def _kib(pid: int, field: str) -> int:
 
 
 class MemoryWatch(threading.Thread):
-    """Samples the federation's resident memory; trips when the machine runs low."""
+    """Samples the federation's resident memory; when the machine runs low, kills the federation."""
 
     def __init__(self, min_available_mib: int = 2500) -> None:
         super().__init__(daemon=True)
@@ -72,8 +74,12 @@ class MemoryWatch(threading.Thread):
             self.peak_total_kib = max(self.peak_total_kib, total)
             meminfo = Path("/proc/meminfo").read_text()
             available = int(meminfo.split("MemAvailable:")[1].split()[0]) // 1024
-            if available < self.min_available_mib:
+            if available < self.min_available_mib or self.tripped:
+                # Stop the federation before the kernel's OOM killer picks a victim for us.
                 self.tripped = True
+                for pid in descendants(os.getpid()):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         self._halt.set()
@@ -99,7 +105,9 @@ def _rows(run: Path) -> list[dict]:
     return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def flower_run(work: Path, overrides: dict[str, object], nodes: int, timeout: float) -> dict:
+def flower_run(
+    work: Path, overrides: dict[str, object], nodes: int, timeout: float, min_available_mib: int
+) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
     sites = [
@@ -113,24 +121,30 @@ def flower_run(work: Path, overrides: dict[str, object], nodes: int, timeout: fl
     ]
     run_dir = work / "runs" / "flower"
     toml = _toml(work / "run.toml", {**overrides, "partition.num_clients": nodes})
-    watch = MemoryWatch()
+    watch = MemoryWatch(min_available_mib)
     watch.start()
     start = time.perf_counter()
+    started, link_peak, status = 0.0, 0, "memory guard tripped"
+    completed = False
     try:
         with LoopbackFederation(work / "federation", sites, startup_timeout=600.0) as fed:
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
             outcome = fed.wait(run_id, timeout, poll=10.0)
             link_peak = _kib(fed.superlink_pid, "VmHWM:")
+            completed, status = outcome.completed, outcome.status
+    except Exception:  # a federation the guard killed fails in whatever step it was in
+        if not watch.tripped:
+            raise
     finally:
         watch.stop()
     return {
-        "completed": outcome.completed and not watch.tripped,
-        "status": outcome.status,
+        "completed": completed and not watch.tripped,
+        "status": status,
         "memory_guard_tripped": watch.tripped,
         "wall_s": time.perf_counter() - start,
         "startup_s": started,
-        "run_s": outcome.seconds,
+        "run_s": time.perf_counter() - start - started,
         "superlink_peak_mib": link_peak / 1024,
         "all_processes_peak_mib": watch.peak_total_kib / 1024,
         "rows": _rows(run_dir) if (run_dir / "metrics.jsonl").exists() else [],
@@ -172,7 +186,11 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             )
         local_s = time.perf_counter() - start
         flower = flower_run(
-            work, {**overrides, "federation.engine": "flower"}, args.supernodes, args.timeout
+            work,
+            {**overrides, "federation.engine": "flower"},
+            args.supernodes,
+            args.timeout,
+            args.min_available_mib,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -205,7 +223,7 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
             "flower.startup_timeout": 900.0,
         }
         with tempfile.TemporaryDirectory(prefix=f"flower-scale-{nodes}-") as tmp:
-            res = flower_run(Path(tmp), overrides, nodes, args.timeout)
+            res = flower_run(Path(tmp), overrides, nodes, args.timeout, args.min_available_mib)
         row = {
             "bench": "scale",
             "supernodes": nodes,
@@ -268,6 +286,13 @@ def main() -> None:
     s.add_argument("--rounds", type=int, default=2)
     s.add_argument("--timeout", type=float, default=3600)
     s.add_argument("--json", type=Path, required=True)
+    for parser in (d, s):
+        parser.add_argument(
+            "--min-available-mib",
+            type=int,
+            default=2500,
+            help="Kill the federation when the machine's available memory falls below this.",
+        )
     t = sub.add_parser("table")
     t.add_argument("json", type=Path)
     args = p.parse_args()
