@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from prism_secure.config import FeatureConfig
+from prism_secure.config import DEFAULT_PART_WEIGHTS, FeatureConfig
 from prism_secure.features.base import FeatureMap
 from prism_secure.features.randconv import RandomConvFeatures
 from prism_secure.features.rff import RandomFourierFeatures
@@ -57,6 +57,7 @@ def _part(name: str, cfg: FeatureConfig, image_shape: tuple[int, int, int]) -> F
 def build_feature_map(cfg: FeatureConfig, image_shape: tuple[int, int, int]) -> FeatureMap:
     names = cfg.parts
     parts = [_part(name, cfg, image_shape) for name in names]
-    weights = [cfg.part_weights.get(name, 1.0) for name in names]
+    chosen = {**DEFAULT_PART_WEIGHTS, **cfg.part_weights}
+    weights = [chosen.get(name, 1.0) for name in names]
     fmap = parts[0] if len(parts) == 1 else ConcatFeatures(parts, weights)
     return fmap.eval()

