@@ -155,7 +155,7 @@ def test_earlier_feature_kinds_still_load() -> None:
 def test_the_pretrained_extra_is_declared_and_ci_installs_it() -> None:
     import tomllib
 
-    meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    meta = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     extras = meta["project"]["optional-dependencies"]
     for extra in ("pretrained", "test"):
         names = {req.split(">")[0].split("=")[0] for req in extras[extra]}
@@ -172,6 +172,6 @@ def test_effnet_weighs_two_unless_told_otherwise() -> None:
 
 
 def test_the_quality_preset_loads() -> None:
-    cfg = build_config(Path(__file__).parents[1] / "examples" / "quality_preset.toml")
+    cfg = build_config(Path(__file__).parents[2] / "examples" / "quality_preset.toml")
     assert cfg.features.parts == ["effnet", "rff", "randconv"]
     assert (cfg.federation.rounds, cfg.training.local_iters) == (20, 40)

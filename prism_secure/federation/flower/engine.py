@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from prism_secure.config import RunConfig
+from prism_secure.federation.broadcast import round_broadcast
 from prism_secure.federation.engine import (
     Engine,
     RoundCosts,
@@ -24,7 +25,6 @@ from prism_secure.federation.engine import (
     aborted_record,
     completed_record,
 )
-from prism_secure.federation.broadcast import round_broadcast
 from prism_secure.federation.flower import stages
 from prism_secure.federation.flower.nodes import NodeMap
 from prism_secure.federation.seeds import model_digest
