@@ -10,7 +10,11 @@ without DP. Each row is one command, for example:
 ``--fid`` adds Inception FID and PRDC (``$PRISM_SECURE_INCEPTION`` names the network; about
 14 images/s on 2 cores with ONNX Runtime, so the default n = 5000 costs about 6 minutes once the
 references are cached); the domain metric (FID in a small MNIST classifier's features) is always
-computed. Rows go to stdout and, as JSON, to ``--out``.
+computed. Rows go to stdout and, as JSON, to ``--out``. ``--config`` starts from a TOML preset
+(``examples/quality_preset.toml``), ``--set KEY=VALUE`` overrides any key, and ``--name``
+keeps rows that differ only in ``--set`` apart:
+
+    python bench/quality.py --config examples/quality_preset.toml --epsilon 8 --fid --name preset
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ def main() -> None:
     ap.add_argument("--runs-dir", type=Path, default=Path("runs/quality"))
     ap.add_argument("--out", type=Path, default=Path("runs/quality/rows.jsonl"))
     ap.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE (TOML)")
+    ap.add_argument("--config", type=Path, default=None, help="A TOML preset to start from.")
+    ap.add_argument("--name", default=None, help="Run name (default: from the arguments).")
+    ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     if args.no_dp == (args.epsilon is not None):
         ap.error("give exactly one of --epsilon E and --no-dp")
@@ -54,7 +61,7 @@ def main() -> None:
     from prism_secure.config import parse_set_option
 
     dp = "nodp" if args.no_dp else f"eps{args.epsilon:g}"
-    name = f"{args.dataset}-{args.partition}-{args.method}-{dp}"
+    name = args.name or f"{args.dataset}-{args.partition}-{args.method}-{dp}"
     overrides: dict[str, object] = {
         "data.dataset": args.dataset,
         "partition.scheme": args.partition,
@@ -72,8 +79,10 @@ def main() -> None:
         overrides["training.local_iters"] = args.local_iters
     if args.threads:
         overrides["training.threads"] = args.threads
+    if args.seed is not None:
+        overrides["seed"] = args.seed
     overrides.update(dict(parse_set_option(s) for s in args.sets))
-    cfg = build_config(None, overrides)
+    cfg = build_config(args.config, overrides)
 
     start = time.perf_counter()
     run = train_run(cfg)
@@ -92,6 +101,7 @@ def main() -> None:
     summary = json.loads((run / "summary.json").read_text())
     bits = sum(r.get("bits_up_per_param", 0.0) for r in rows) / max(1, len(rows))
     up_total = sum(r.get("bytes_up_per_client", 0.0) for r in rows)
+    down_total = sum(r.get("bytes_down_per_client", 0.0) for r in rows)
     row = {
         "name": name,
         "rounds": cfg.federation.rounds,
@@ -103,8 +113,10 @@ def main() -> None:
         "domain_fid": report.domain.domain_fid if report.domain else None,
         "domain_fid_floor": report.domain_fid_floor,
         "classes_covered": report.domain.classes_covered if report.domain else None,
+        "domain_fid_by_round": {r["round"]: r["domain_fid"] for r in rows if "domain_fid" in r},
         "bits_up_per_param_per_round": bits,
         "upload_per_client_bytes": up_total,
+        "download_per_client_bytes": down_total,
         "model_bytes": summary["model_bytes"],
         "train_wall_s": wall,
     }

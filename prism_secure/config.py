@@ -13,6 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prism_secure.errors import ConfigError
+from prism_secure.features.config import DEFAULT_PART_WEIGHTS as DEFAULT_PART_WEIGHTS
+from prism_secure.features.config import FEATURE_PARTS as FEATURE_PARTS
+from prism_secure.features.config import FeatureConfig as FeatureConfig
 
 DatasetName = Literal["mnist", "fashion_mnist", "cifar10", "celeba"]
 
@@ -72,15 +75,6 @@ class ModelConfig(_Strict):
     )
 
 
-class FeatureConfig(_Strict):
-    kind: Literal["rff", "randconv", "rff+randconv", "vgg19bn"] = "rff+randconv"
-    rff_dim: int = Field(default=2048, ge=16)
-    bandwidths: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0])
-    randconv_width: int = Field(default=16, ge=4)
-    vgg_weights: Path | None = None
-    seed: int = Field(default=1234, description="Public seed of the data-independent features.")
-
-
 class TrainingConfig(_Strict):
     local_iters: int = Field(default=40, ge=1)
     batch_size: int = Field(default=64, ge=2)
@@ -88,6 +82,13 @@ class TrainingConfig(_Strict):
     betas: tuple[float, float] = (0.5, 0.999)
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int | None = Field(default=None, ge=1)
+    moment_estimator: Literal["direct", "adam", "ema"] = Field(
+        default="direct",
+        description="'direct' matches each batch's feature moments; 'adam' keeps GFMN-style "
+        "running estimates of the moment differences, updated by Adam at estimator_lr; 'ema' "
+        "keeps an exponential moving average with weight estimator_lr per step.",
+    )
+    estimator_lr: float = Field(default=1e-3, gt=0, le=1)
 
 
 class FederationConfig(_Strict):
@@ -102,6 +103,13 @@ class FederationConfig(_Strict):
     mada_space: Literal["logit", "prob"] = "logit"
     mada_lambda: Literal["sampled", "expected"] = "sampled"
     theta_clip: float = Field(default=0.01, gt=0, lt=0.5)
+    broadcast_bits: int | None = Field(
+        default=None,
+        ge=1,
+        le=8,
+        description="Send the global scores down quantised to this many bits per weight "
+        "(seeded stochastic rounding); None sends float32.",
+    )
 
 
 class FlowerConfig(_Strict):

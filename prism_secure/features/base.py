@@ -19,6 +19,10 @@ class FeatureMap(nn.Module):
         super().__init__()
         self.requires_grad_(False)
 
+    def train(self, mode: bool = True) -> FeatureMap:
+        """Always evaluation mode: a pretrained map's batch norms must keep their statistics."""
+        return super().train(False)
+
     @torch.no_grad()
     def encode_all(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
         """Features of a whole client dataset, batched to bound memory."""

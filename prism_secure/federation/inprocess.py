@@ -16,6 +16,7 @@ import numpy as np
 from prism_secure.artifacts.schema import RoundTranscript
 from prism_secure.config import RunConfig
 from prism_secure.features.base import FeatureMap
+from prism_secure.federation.broadcast import round_broadcast
 from prism_secure.federation.client_round import Client, client_round
 from prism_secure.federation.engine import (
     Engine,
@@ -56,7 +57,8 @@ class InProcessEngine(Engine):
     ) -> RoundReport:
         t0 = time.perf_counter()
         chosen = participants(self.cfg, round_index, [c.cid for c in self.clients])
-        scores = self.server.scores
+        scores, message = round_broadcast(self.cfg, self.server.scores, round_index)
+        self.server.scores = scores  # the server keeps exactly what the clients decode
         uploads: dict[int, np.ndarray] = {}
         losses = []
         for cid in chosen:
@@ -84,8 +86,7 @@ class InProcessEngine(Engine):
             )
             return RoundReport(record, scores)
         info = self.server.update(outcome)
-        d = scores.numel()
-        down = {cid: 4 * d + outcome.bytes_down.get(cid, 0) for cid in chosen}
+        down = {cid: len(message) + outcome.bytes_down.get(cid, 0) for cid in chosen}
         self.totals["bytes_up"] += sum(outcome.bytes_up.values())
         self.totals["bytes_down"] += sum(down.values())
         costs = RoundCosts(outcome.bytes_up, down, t_train, time.perf_counter() - t0)

@@ -14,6 +14,7 @@ import torch
 
 from prism_secure.config import TrainingConfig
 from prism_secure.features.base import FeatureMap
+from prism_secure.features.estimator import MomentEstimator
 from prism_secure.features.moments import (
     ClassMoments,
     FeatureMoments,
@@ -49,15 +50,15 @@ def train_locally(
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     if isinstance(target, ClassMoments) != bool(generator.num_classes):
         raise ValueError("a conditional generator needs per-class targets, and only it")
-    loss_of = _loss_fn(generator, feature_map, target, cfg.batch_size, device)
+    loss_of = _loss_fn(generator, feature_map, target, cfg, device)
     tail = max(1, cfg.local_iters // 4)
     losses: list[float] = []
     for _ in range(cfg.local_iters):
-        loss = loss_of(torch.randn(cfg.batch_size, generator.latent_dim, device=device))
+        loss, reported = loss_of(torch.randn(cfg.batch_size, generator.latent_dim, device=device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(reported)
     vector = generator.get_vector().cpu()
     if generator_is_dense(generator):
         upload = vector.numpy().astype(np.float32)
@@ -71,16 +72,45 @@ def _loss_fn(
     generator: MaskedGenerator,
     feature_map: FeatureMap,
     target: FeatureMoments | ClassMoments,
-    batch_size: int,
+    cfg: TrainingConfig,
     device: torch.device,
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The local loss of one latent batch; a conditional client's batch labels are fixed once."""
+) -> Callable[[torch.Tensor], tuple[torch.Tensor, float]]:
+    """The local loss of one latent batch and the value to report; labels are fixed once.
+
+    With ``cfg.moment_estimator`` other than ``"direct"`` the gradient follows the running
+    estimates of :class:`MomentEstimator`, built fresh from the released targets each round.
+    """
+    if cfg.moment_estimator != "direct":
+        per_class = _as_class_moments(target).to(device)
+        labels = batch_labels(per_class.weights, cfg.batch_size).to(device)
+        est = MomentEstimator(per_class, cfg.moment_estimator, cfg.estimator_lr)
+        conditional = isinstance(target, ClassMoments)
+        return lambda z: est.loss(
+            feature_map(generator(z, labels) if conditional else generator(z)), labels
+        )
     if isinstance(target, ClassMoments):
         per_class = target.to(device)
-        labels = batch_labels(target.weights, batch_size).to(device)
-        return lambda z: class_moment_loss(feature_map(generator(z, labels)), labels, per_class)
+        labels = batch_labels(target.weights, cfg.batch_size).to(device)
+
+        def conditional_loss(z: torch.Tensor) -> tuple[torch.Tensor, float]:
+            loss = class_moment_loss(feature_map(generator(z, labels)), labels, per_class)
+            return loss, float(loss.detach())
+
+        return conditional_loss
     moments = FeatureMoments(target.mean.to(device), target.var.to(device))
-    return lambda z: moment_matching_loss(feature_map(generator(z)), moments)
+
+    def loss(z: torch.Tensor) -> tuple[torch.Tensor, float]:
+        value = moment_matching_loss(feature_map(generator(z)), moments)
+        return value, float(value.detach())
+
+    return loss
+
+
+def _as_class_moments(target: FeatureMoments | ClassMoments) -> ClassMoments:
+    """An unconditional target as one class of weight 1, so one estimator serves both."""
+    if isinstance(target, ClassMoments):
+        return target
+    return ClassMoments(target.mean[None], target.var[None], torch.ones(1))
 
 
 def generator_is_dense(generator: MaskedGenerator) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from prism_secure.config import RunConfig
+from prism_secure.federation.broadcast import round_broadcast
 from prism_secure.federation.engine import (
     Engine,
     RoundCosts,
@@ -122,7 +123,8 @@ class FlowerEngine(Engine):
         self, r: int, chosen: list[int], params: SessionParams, log: _RoundLog, on_client
     ) -> tuple[dict[int, bytes], list[float]]:
         """The train exchange: scores out; each site's AdvertiseKeys, loss and record back."""
-        scores = self.server.scores.detach().cpu().float().numpy().tobytes()
+        held, scores = round_broadcast(self.cfg, self.server.scores, r)
+        self.server.scores = held  # the server keeps exactly what the sites decode
         config_json = self.cfg.model_dump_json()
         present = {c: self.nodes.node_of(c) for c in chosen if self.nodes.node_of(c) is not None}
         contents = {

@@ -50,12 +50,11 @@ def train_and_advertise(
     prior_releases: int,
 ) -> TrainReply:
     """Release once (if not yet), train from the global scores, start this round's SecAgg."""
-    import torch
-
     from prism_secure.app.clients import client_target
     from prism_secure.app.generator import build_run_generator
     from prism_secure.app.inputs import setup_threads
     from prism_secure.features.factory import build_feature_map
+    from prism_secure.federation.broadcast import BroadcastError, receive
     from prism_secure.federation.client_round import Client, client_round
     from prism_secure.federation.flower.site_release import site_release
     from prism_secure.federation.seeds import model_digest
@@ -66,12 +65,13 @@ def train_and_advertise(
     cfg, released = site_release(site, key, config_json, prior_releases)
     setup_threads(cfg)
     generator = build_run_generator(cfg)
-    if len(scores) != 4 * generator.num_maskable:
-        raise SiteError(site.name, f"scores of {len(scores)} bytes for {generator.num_maskable}")
+    try:
+        global_scores = receive(scores, cfg.federation.broadcast_bits, generator.num_maskable)
+    except BroadcastError as exc:
+        raise SiteError(site.name, str(exc)) from exc
     from prism_secure.data.datasets import IMAGE_SHAPES
 
     feature_map = build_feature_map(cfg.features, IMAGE_SHAPES[cfg.data.dataset])
-    global_scores = torch.frombuffer(bytearray(scores), dtype=torch.float32)
     client = Client(site.partition_id, client_target(released))
     result = client_round(cfg, generator, feature_map, client, global_scores, round_index)
     secagg = SecAggClient(

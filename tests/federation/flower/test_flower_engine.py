@@ -24,6 +24,7 @@ from prism_secure.artifacts.released import ReleaseStore
 from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import build_config
 from prism_secure.features.factory import build_feature_map
+from prism_secure.federation.broadcast import HEADER_BYTES
 from prism_secure.federation.client_round import Client, client_round
 from prism_secure.federation.flower.client_app import app as client_app
 from prism_secure.federation.flower.server_run import serve
@@ -101,6 +102,27 @@ def test_the_flower_engine_trains_the_in_process_model_byte_for_byte(
     # No message carried a record count or a released statistic: sites keep them.
     assert not (flower / "released").exists()
     assert ReleaseStore(next((tmp_path / "site-0").glob("run-*"))).load(0) is not None
+
+
+def test_a_quantised_broadcast_keeps_the_flower_model_byte_for_byte_the_in_process_one(
+    tiny_overrides: dict[str, object], data_root: Path, tmp_path: Path, fake_grid: type
+) -> None:
+    overrides = _overrides(tiny_overrides, **{"federation.broadcast_bits": 4})
+    grid = fake_grid(client_app, _sites(tmp_path, data_root))
+    flower = _flower_run(overrides, "flower-q4", grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = train_run(build_config(None, {**overrides, "output.name": "local-q4"}))
+        plain = train_run(build_config(None, {**_overrides(tiny_overrides), "output.name": "f32"}))
+    assert (flower / "model.prism").read_bytes() == (local / "model.prism").read_bytes()
+    assert (flower / "model.prism").read_bytes() != (plain / "model.prism").read_bytes()
+    ours, theirs = _rows(flower), _rows(local)
+    assert [r["counts_sha256"] for r in ours] == [r["counts_sha256"] for r in theirs]
+    # Each client got the 4-bit message (header + d / 2 bytes) where float32 sends 4 d.
+    d = json.loads((local / "summary.json").read_text())["num_params"]
+    for q, f in zip(theirs, _rows(plain), strict=True):
+        secagg = f["bytes_down_per_client"] - 4 * d
+        assert q["bytes_down_per_client"] == HEADER_BYTES + -(-d * 4 // 8) + secagg
 
 
 def _expected_counts(run: Path, tmp_path: Path, survivors: list[int], round_index: int) -> str:
