@@ -38,8 +38,8 @@ def certs_command(
     """Make a CA, a SuperLink certificate for HOST, and NODES SuperNode key pairs."""
     from prism_secure.protocols.adapters.flower.certificates import make_node_key, make_tls_files
 
-    if out.exists() and any(out.iterdir()):
-        typer.echo(f"error: {out} is not empty; choose a new folder", err=True)
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        typer.echo(f"error: {out} exists and is not empty; choose a new folder", err=True)
         raise typer.Exit(code=2)
     files = make_tls_files(out, hosts=host, days=days)
     typer.echo(f"CA certificate (every site and the flwr CLI): {files.ca}")

@@ -13,9 +13,11 @@ images, so one record cannot move another's features.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 SQUASH = 10.0
 
@@ -32,3 +34,31 @@ def bounded_stage(h: torch.Tensor, pool: int | None, squash: float = SQUASH) -> 
 def join_stages(stages: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate bounded stages so the whole has norm below 1."""
     return torch.cat(stages, dim=1) / math.sqrt(len(stages))
+
+
+def three_channels(x: torch.Tensor) -> torch.Tensor:
+    """Grey images as the RGB an ImageNet network reads (the channel repeated)."""
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def resized(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Square images at ``resolution`` (bilinear), as the network was set up for."""
+    if x.shape[-2:] == (resolution, resolution):
+        return x
+    return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
+
+
+def tapped_stages(
+    layers: Iterable[nn.Module],
+    h: torch.Tensor,
+    taps: tuple[int, ...],
+    pool: int | None,
+    squash: float,
+) -> torch.Tensor:
+    """Run ``h`` through ``layers``; the bounded stages after the tapped ones, joined."""
+    stages = []
+    for i, layer in enumerate(layers):
+        h = layer(h)
+        if i in taps:
+            stages.append(bounded_stage(h, pool, squash))
+    return join_stages(stages)

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from prism_secure.features.base import FeatureMap
-from prism_secure.features.bounded import SQUASH, bounded_stage, join_stages
+from prism_secure.features.bounded import SQUASH, resized, tapped_stages, three_channels
 from prism_secure.features.errors import (
     FeatureWeightsError,
     PretrainedExtraMissing,
@@ -108,15 +107,5 @@ class EfficientNetFeatures(FeatureMap):
             self.dim = int(self(torch.zeros(1, 1, resolution, resolution)).shape[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
-            size = (self.resolution, self.resolution)
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        h = self.stem(x)
-        stages = []
-        for i, block in enumerate(self.body):
-            h = block(h)
-            if i in self.taps:
-                stages.append(bounded_stage(h, self.pool, self.squash))
-        return join_stages(stages)
+        h = self.stem(resized(three_channels(x), self.resolution))
+        return tapped_stages(self.body, h, self.taps, self.pool, self.squash)

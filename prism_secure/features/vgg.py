@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models import VGG19_BN_Weights, vgg19_bn
 
 from prism_secure.features.base import FeatureMap
-from prism_secure.features.bounded import SQUASH, bounded_stage, join_stages
+from prism_secure.features.bounded import SQUASH, resized, tapped_stages, three_channels
 from prism_secure.features.errors import FeatureWeightsError, WeightsMismatchError
 
 __all__ = ["FeatureWeightsError", "VGGFeatures", "load_vgg19_bn"]
@@ -73,16 +72,6 @@ class VGGFeatures(FeatureMap):
             self.dim = int(self(torch.zeros(1, 1, resolution, resolution)).shape[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        x = (x + 1) / 2
-        if x.shape[-2:] != (self.resolution, self.resolution):
-            size = (self.resolution, self.resolution)
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        x = resized((three_channels(x) + 1) / 2, self.resolution)
         h = (x - self.mean) / self.std
-        stages = []
-        for i, layer in enumerate(self.body):
-            h = layer(h)
-            if i in self.taps:
-                stages.append(bounded_stage(h, self.pool, self.squash))
-        return join_stages(stages)
+        return tapped_stages(self.body, h, self.taps, self.pool, self.squash)
