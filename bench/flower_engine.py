@@ -3,13 +3,16 @@
 ``default``: the same configuration trained in-process and on a local Flower deployment
 (a SuperLink and one SuperNode per client, real processes), in one session; wall time of each,
 the ratio, per-round and per-exchange seconds, and whether the two models are byte-identical.
+``--flower-set`` overrides apply to the Flower run only (e.g. one training thread per node, where
+ten nodes share two cores); ``--cold`` serves the nodes with Flower's own SuperExec (a fresh
+interpreter per message) instead of the warm one the one-machine trial uses.
 
 ``scale``: a tiny model on 10, 30, 50, ... SuperNodes: rounds completed, seconds per round,
 the SuperLink's peak resident memory, and the peak memory of every process of the federation.
 A memory guard stops a size whose processes would exhaust the machine, and says so.
 
     python bench/flower_engine.py default --supernodes 10 [--rounds R] [--set KEY=VALUE] \
-        --json flower_engine.jsonl
+        [--flower-set KEY=VALUE] [--cold] --json flower_engine.jsonl
     python bench/flower_engine.py scale --supernodes 10 30 50 --rounds 2 \
         --json flower_engine.jsonl
     python bench/flower_engine.py table flower_engine.jsonl
@@ -32,7 +35,7 @@ from pathlib import Path
 from prism_secure.app import train_run
 from prism_secure.config import build_config, parse_set_option
 from prism_secure.data.roots import resolve_data_root
-from prism_secure.federation.flower.local import APP_DIR
+from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
 
@@ -106,7 +109,12 @@ def _rows(run: Path) -> list[dict]:
 
 
 def flower_run(
-    work: Path, overrides: dict[str, object], nodes: int, timeout: float, min_available_mib: int
+    work: Path,
+    overrides: dict[str, object],
+    nodes: int,
+    timeout: float,
+    min_available_mib: int,
+    warm: bool = True,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -127,7 +135,12 @@ def flower_run(
     started, link_peak, status = 0.0, 0, "memory guard tripped"
     completed = False
     try:
-        with LoopbackFederation(work / "federation", sites, startup_timeout=600.0) as fed:
+        with LoopbackFederation(
+            work / "federation",
+            sites,
+            startup_timeout=600.0,
+            warm=WARM_MODULES if warm else None,
+        ) as fed:
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
             outcome = fed.wait(run_id, timeout, poll=10.0)
@@ -187,10 +200,11 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
         local_s = time.perf_counter() - start
         flower = flower_run(
             work,
-            {**overrides, "federation.engine": "flower"},
+            {**overrides, **dict(args.flower_set), "federation.engine": "flower"},
             args.supernodes,
             args.timeout,
             args.min_available_mib,
+            warm=not args.cold,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -202,6 +216,8 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "ratio": flower["wall_s"] / local_s,
             "identical_model": same,
             "overrides": {k: v for k, v in overrides.items() if k != "partition.num_clients"},
+            "flower_overrides": dict(args.flower_set),
+            "superexec": "flower" if args.cold else "warm",
             "load_average": os.getloadavg(),
             "completed": flower["completed"],
             "superlink_peak_mib": flower["superlink_peak_mib"],
@@ -223,10 +239,13 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
             "flower.startup_timeout": 900.0,
         }
         with tempfile.TemporaryDirectory(prefix=f"flower-scale-{nodes}-") as tmp:
-            res = flower_run(Path(tmp), overrides, nodes, args.timeout, args.min_available_mib)
+            res = flower_run(
+                Path(tmp), overrides, nodes, args.timeout, args.min_available_mib, not args.cold
+            )
         row = {
             "bench": "scale",
             "supernodes": nodes,
+            "superexec": "flower" if args.cold else "warm",
             **{k: v for k, v in res.items() if k not in ("rows", "model")},
             **_round_summary(res["rows"]),
         }
@@ -243,7 +262,8 @@ def table_cmd(args: argparse.Namespace) -> None:
         if r["bench"] == "default":
             f, i = r["flower"], r["in_process"]
             print(
-                f"| default, {r['supernodes']} SuperNodes | in-process {r['in_process_s']:.0f} s | "
+                f"| default, {r['supernodes']} SuperNodes, {r.get('superexec', 'flower')} "
+                f"SuperExec | in-process {r['in_process_s']:.0f} s | "
                 f"Flower {r['flower_s']:.0f} s (startup {r['flower_startup_s']:.0f} s) | "
                 f"ratio {r['ratio']:.2f} | identical model {r['identical_model']} | "
                 f"round median {i['round_s_median']:.1f} s vs {f['round_s_median']:.1f} s |"
@@ -257,7 +277,8 @@ def table_cmd(args: argparse.Namespace) -> None:
         if r["bench"] == "scale":
             note = "memory guard tripped" if r["memory_guard_tripped"] else r["status"]
             print(
-                f"| {r['supernodes']} | {r['rounds_completed']}/{r['rounds']} | "
+                f"| {r['supernodes']} ({r.get('superexec', 'flower')}) | "
+                f"{r['rounds_completed']}/{r['rounds']} | "
                 f"{r['round_s_median']:.1f} | {r['superlink_peak_mib']:.0f} | "
                 f"{r['all_processes_peak_mib']:.0f} | {note} |"
             )
@@ -278,7 +299,15 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="A config override for both engines (e.g. training.threads=1).",
+        help="A config override for both engines.",
+    )
+    d.add_argument(
+        "--flower-set",
+        type=parse_set_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A config override for the Flower run only (e.g. training.threads=1).",
     )
     d.add_argument("--json", type=Path, required=True)
     s = sub.add_parser("scale")
@@ -287,6 +316,9 @@ def main() -> None:
     s.add_argument("--timeout", type=float, default=3600)
     s.add_argument("--json", type=Path, required=True)
     for parser in (d, s):
+        parser.add_argument(
+            "--cold", action="store_true", help="Flower's own SuperExec, not the warm one"
+        )
         parser.add_argument(
             "--min-available-mib",
             type=int,

@@ -44,7 +44,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "test-faults": args.faults,
     }
     partitions = [{"partition-id": i, "num-partitions": args.nodes} for i in range(args.nodes)]
-    with LoopbackFederation(workdir, nodes=partitions) as federation:
+    # The warm SuperExec imports these libraries once and forks each ClientApp from them; the
+    # app's own modules still load from its bundle in every ClientApp.
+    warm = None if args.cold else ("numpy", "prism_secure.protocols.adapters.flower")
+    with LoopbackFederation(workdir, nodes=partitions, warm=warm) as federation:
         outcome = federation.run(APP, config, timeout=args.timeout)
     if not outcome.completed:
         raise SystemExit(f"run {outcome.status}: {outcome.details}\n{outcome.log[-3000:]}")
@@ -113,6 +116,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--phase-timeout", type=float, default=30.0)
     parser.add_argument("--timeout", type=float, default=900.0, help="for the whole run")
     parser.add_argument("--workdir", type=Path, default=None, help="keep Flower's files here")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="Flower's own SuperExec: a fresh interpreter for every message (slower)",
+    )
     parser.add_argument("--faults", default="", help="TEST ONLY: see secagg_app/faults.py")
     args = parser.parse_args()
     if args.nodes < 2:

@@ -21,10 +21,13 @@ from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
 from prism_secure.data.roots import resolve_data_root
 from prism_secure.errors import ConfigError, PrismError, RunDirError
+from prism_secure.federation.flower.site_round import TRAINING_MODULES
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.runs import RunOutcome
 
 APP_DIR = Path(__file__).resolve().parent / "flower-app"
+#: Imported once by the trial's warm SuperExec, which forks every ClientApp from them.
+WARM_MODULES = ("prism_secure.federation.flower.client_app", *TRAINING_MODULES)
 
 
 class FlowerRunError(PrismError):
@@ -100,8 +103,14 @@ def train_on_loopback(
     tls: bool = False,
     auth: bool = False,
     timeout: float = 48 * 3600.0,
+    warm: bool = True,
 ) -> Path:
-    """Train (or resume) a run on a local Flower deployment; the run directory."""
+    """Train (or resume) a run on a local Flower deployment; the run directory.
+
+    ``warm`` serves the SuperNodes with one warm SuperExec that forks each ClientApp from the
+    app's imported modules; without it, Flower's own SuperExec starts a fresh interpreter for
+    every message (the same result, more slowly).
+    """
     events = events or SilentEvents()
     if resume is not None:
         run = RunDirectory.open(resume)
@@ -114,7 +123,13 @@ def train_on_loopback(
         raise RunDirError(f"{run.path} was trained in-process; resume it without --engine flower")
     with (
         _sigterm_as_interrupt(),
-        LoopbackFederation(run.path / "flower", site_configs(cfg, run), tls=tls, auth=auth) as fed,
+        LoopbackFederation(
+            run.path / "flower",
+            site_configs(cfg, run),
+            tls=tls,
+            auth=auth,
+            warm=WARM_MODULES if warm else None,
+        ) as fed,
     ):
         events.rounds_started(len(run.metrics()) + 1, cfg.federation.rounds, 0)
         run_id = fed.submit(APP_DIR, {"run-dir": str(run.path)})

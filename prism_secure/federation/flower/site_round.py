@@ -17,6 +17,19 @@ from prism_secure.federation.flower.site import SiteConfig, SiteError, run_folde
 from prism_secure.protocols import SecAggClient, SessionParams
 from prism_secure.protocols.errors import AbortedError, ProtocolViolation, SecAggError
 
+#: What the training exchange imports when it runs; a warm SuperExec imports them once.
+TRAINING_MODULES = (
+    "prism_secure.app.clients",
+    "prism_secure.app.generator",
+    "prism_secure.app.inputs",
+    "prism_secure.data.datasets",
+    "prism_secure.features.factory",
+    "prism_secure.federation.broadcast",
+    "prism_secure.federation.client_round",
+    "prism_secure.federation.flower.site_release",
+    "prism_secure.federation.seeds",
+)
+
 
 @dataclass(frozen=True)
 class TrainReply:

@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +54,10 @@ class LoopbackFederation(FlowerControl):
     """A SuperLink and one SuperNode per entry of ``nodes`` (each entry is its node config).
 
     ``tls`` serves the SuperLink over TLS with a fresh CA; ``auth`` also enrols every SuperNode's
-    public key, so that only enrolled nodes can join (``auth`` implies ``tls``).
+    public key, so that only enrolled nodes can join (``auth`` implies ``tls``). ``warm`` names
+    modules for one warm SuperExec to import once and fork every ClientApp from
+    (:mod:`~prism_secure.protocols.adapters.flower.warm_superexec`); ``None`` keeps Flower's own
+    SuperExec per node, which starts a fresh interpreter for every message.
     """
 
     workdir: Path
@@ -62,6 +66,7 @@ class LoopbackFederation(FlowerControl):
     auth: bool = False
     poll_interval: float = 0.05
     startup_timeout: float = 120.0
+    warm: Sequence[str] | None = None
     _processes: dict[str, _Process] = field(default_factory=dict, init=False)
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
@@ -108,6 +113,8 @@ class LoopbackFederation(FlowerControl):
         ports = free_ports(len(self.nodes))
         for index, config in enumerate(self.nodes):
             self._start_node(index, config, ports[index])
+        if self.warm is not None:
+            self._start_warm_superexec(ports)
 
     def stop(self) -> None:
         """Stop everything started, SuperNodes first, then whatever is left below us."""
@@ -220,6 +227,8 @@ class LoopbackFederation(FlowerControl):
             argv += ["--root-certificates", str(self._tls_files.ca)]
         else:
             argv.append("--insecure")
+        if self.warm is not None:
+            argv += ["--isolation", "process"]
         if self.auth:
             private, public = make_node_key(self.workdir / "node-keys", f"node-{index}")
             self.flwr("supernode", "register", str(public), CONNECTION, check=True)
@@ -228,6 +237,15 @@ class LoopbackFederation(FlowerControl):
 
     def _start_node(self, index: int, config: Mapping[str, object], port: int) -> None:
         self._spawn(f"supernode-{index}", self._node_argv(index, config, port))
+
+    def _start_warm_superexec(self, ports: Sequence[int]) -> None:
+        argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]
+        argv += ["--poll", str(self.poll_interval)]
+        for module in self.warm or ():
+            argv += ["--preload", module]
+        for index, port in enumerate(ports):
+            argv += ["--node", f"127.0.0.1:{port}@{self.node_pid(index)}"]
+        self._spawn("warm-superexec", argv)
 
     def kill_node(self, index: int) -> None:
         """SIGKILL one SuperNode, as a crash would (its ClientApps notice and exit)."""

@@ -1,8 +1,9 @@
 """PRISM on Flower's deployment engine with real processes on loopback.
 
 One federation for the module: a SuperLink with TLS and SuperNode authentication (certificates
-and keys made here), three enrolled SuperNodes, and a fourth whose data folder does not exist.
-Every process is stopped when the module ends, whatever happened.
+and keys made here), three enrolled SuperNodes, and a fourth whose data folder does not exist,
+served by the warm SuperExec the one-machine trial uses. Every process is stopped when the module
+ends, whatever happened.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from prism_secure.app import train_run
 from prism_secure.config import build_config
-from prism_secure.federation.flower.local import APP_DIR
+from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
 
@@ -39,7 +40,7 @@ def federation(
         for i in range(SITES)
     ]
     nodes.append({**nodes[1], "data-dir": str(work / "missing-data"), "state-dir": str(work / "x")})
-    fed = LoopbackFederation(work / "federation", nodes, auth=True)
+    fed = LoopbackFederation(work / "federation", nodes, auth=True, warm=WARM_MODULES)
     with fed:
         yield fed
     assert descendants(fed.superlink_pid) == []
