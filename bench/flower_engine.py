@@ -5,7 +5,8 @@
 the ratio, per-round and per-exchange seconds, and whether the two models are byte-identical.
 ``--flower-set`` overrides apply to the Flower run only (e.g. one training thread per node, where
 ten nodes share two cores); ``--cold`` serves the nodes with Flower's own SuperExec (a fresh
-interpreter per message) instead of the warm one the one-machine trial uses.
+interpreter per message) instead of the warm one the one-machine trial uses; ``--no-slots``
+lets every node train at once instead of taking turns for the cores, as the trial's do.
 
 ``scale``: a tiny model on 10, 30, 50, ... SuperNodes: rounds completed, seconds per round,
 the SuperLink's peak resident memory, and the peak memory of every process of the federation.
@@ -35,7 +36,7 @@ from pathlib import Path
 from prism_secure.app import train_run
 from prism_secure.config import build_config, parse_set_option
 from prism_secure.data.roots import resolve_data_root
-from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES
+from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES, train_slots
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
 
@@ -47,6 +48,7 @@ TINY = {
     "features.rff_dim": 64,
     "training.local_iters": 3,
     "training.batch_size": 16,
+    "training.threads": 1,  # two nodes train at once on two cores
     "output.track_domain_fid": False,
 }
 
@@ -67,6 +69,7 @@ class MemoryWatch(threading.Thread):
     def __init__(self, min_available_mib: int = 2500) -> None:
         super().__init__(daemon=True)
         self.peak_total_kib = 0
+        self.min_available_mib_seen = 1 << 40
         self.tripped = False
         self.min_available_mib = min_available_mib
         self._halt = threading.Event()
@@ -77,6 +80,7 @@ class MemoryWatch(threading.Thread):
             self.peak_total_kib = max(self.peak_total_kib, total)
             meminfo = Path("/proc/meminfo").read_text()
             available = int(meminfo.split("MemAvailable:")[1].split()[0]) // 1024
+            self.min_available_mib_seen = min(self.min_available_mib_seen, available)
             if available < self.min_available_mib or self.tripped:
                 # Stop the federation before the kernel's OOM killer picks a victim for us.
                 self.tripped = True
@@ -115,15 +119,18 @@ def flower_run(
     timeout: float,
     min_available_mib: int,
     warm: bool = True,
+    slotted: bool = True,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
+    slots = train_slots(build_config(None, overrides)) if slotted else None
     sites = [
         {
             "partition-id": i,
             "num-partitions": nodes,
             "data-dir": data,
             "state-dir": str(work / "sites" / f"site-{i:03d}"),
+            **({"train-slots": slots, "train-slots-dir": str(work / "slots")} if slots else {}),
         }
         for i in range(nodes)
     ]
@@ -143,7 +150,14 @@ def flower_run(
         ) as fed:
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
-            outcome = fed.wait(run_id, timeout, poll=10.0)
+            end = time.monotonic() + timeout
+            while not watch.tripped and time.monotonic() < end:
+                if fed.status(run_id)[0].startswith("finished"):
+                    break
+                time.sleep(5.0)
+            if watch.tripped:
+                raise RuntimeError("the memory guard stopped the federation")
+            outcome = fed.wait(run_id, max(1.0, end - time.monotonic()), poll=5.0)
             link_peak = _kib(fed.superlink_pid, "VmHWM:")
             completed, status = outcome.completed, outcome.status
     except Exception:  # a federation the guard killed fails in whatever step it was in
@@ -152,6 +166,7 @@ def flower_run(
     finally:
         watch.stop()
     return {
+        "train_slots": slots,
         "completed": completed and not watch.tripped,
         "status": status,
         "memory_guard_tripped": watch.tripped,
@@ -160,6 +175,7 @@ def flower_run(
         "run_s": time.perf_counter() - start - started,
         "superlink_peak_mib": link_peak / 1024,
         "all_processes_peak_mib": watch.peak_total_kib / 1024,
+        "machine_min_available_mib": watch.min_available_mib_seen,
         "rows": _rows(run_dir) if (run_dir / "metrics.jsonl").exists() else [],
         "model": (run_dir / "model.prism").read_bytes().hex()
         if (run_dir / "model.prism").exists()
@@ -205,6 +221,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             args.timeout,
             args.min_available_mib,
             warm=not args.cold,
+            slotted=not args.no_slots,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -218,10 +235,12 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "overrides": {k: v for k, v in overrides.items() if k != "partition.num_clients"},
             "flower_overrides": dict(args.flower_set),
             "superexec": "flower" if args.cold else "warm",
+            "train_slots": flower["train_slots"],
             "load_average": os.getloadavg(),
             "completed": flower["completed"],
             "superlink_peak_mib": flower["superlink_peak_mib"],
             "all_processes_peak_mib": flower["all_processes_peak_mib"],
+            "machine_min_available_mib": flower["machine_min_available_mib"],
             "in_process": _round_summary(_rows(local)),
             "flower": _round_summary(flower["rows"]),
         }
@@ -240,7 +259,13 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
         }
         with tempfile.TemporaryDirectory(prefix=f"flower-scale-{nodes}-") as tmp:
             res = flower_run(
-                Path(tmp), overrides, nodes, args.timeout, args.min_available_mib, not args.cold
+                Path(tmp),
+                overrides,
+                nodes,
+                args.timeout,
+                args.min_available_mib,
+                not args.cold,
+                not args.no_slots,
             )
         row = {
             "bench": "scale",
@@ -318,6 +343,9 @@ def main() -> None:
     for parser in (d, s):
         parser.add_argument(
             "--cold", action="store_true", help="Flower's own SuperExec, not the warm one"
+        )
+        parser.add_argument(
+            "--no-slots", action="store_true", help="every node trains at once (no train-slots)"
         )
         parser.add_argument(
             "--min-available-mib",

@@ -3,7 +3,9 @@
 ``app`` prints the folder ``flwr run`` takes (the app's ``pyproject.toml``; the ServerApp and the
 ClientApp are modules of the installed package on every machine). ``certs`` makes the TLS files
 of a SuperLink and one authentication key pair per SuperNode, for a trial or a small federation
-without a PKI of its own.
+without a PKI of its own. ``superexec`` serves a site's SuperNode (started with ``--isolation
+process``) with the warm SuperExec, which forks each ClientApp from the imported package instead
+of starting a fresh interpreter for every message.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from pathlib import Path
 import typer
 
 flower_app = typer.Typer(
-    help="A Flower deployment: the app folder for `flwr run`, TLS files and SuperNode keys.",
+    help=(
+        "A Flower deployment: the app folder for `flwr run`, TLS files and SuperNode keys, "
+        "and a warm SuperExec for a site."
+    ),
     no_args_is_help=True,
 )
 
@@ -48,3 +53,27 @@ def certs_command(
     for i in range(nodes):
         private, public = make_node_key(out / "nodes", f"node-{i}")
         typer.echo(f"site {i}: public key {public} (register it), private key {private}")
+
+
+@flower_app.command("superexec")
+def superexec_command(
+    node: str = typer.Option(
+        "127.0.0.1:9094", "--node", help="The SuperNode's runtime address (its --port)."
+    ),
+    supernode_pid: int = typer.Option(
+        0, "--supernode-pid", min=0, help="Stop when this SuperNode process ends (0: never)."
+    ),
+    poll: float = typer.Option(0.05, "--poll", min=0.01, help="Seconds between task polls."),
+) -> None:
+    """Serve a SuperNode started with `--isolation process`: fork each PRISM ClientApp warm."""
+    from pydantic import ValidationError
+
+    from prism_secure.federation.flower.local import WARM_MODULES
+    from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode, serve
+
+    try:
+        target = WarmNode(address=node, pid=supernode_pid or None)
+    except ValidationError:
+        typer.echo(f"error: --node {node!r} is not HOST:PORT", err=True)
+        raise typer.Exit(code=2) from None
+    serve([target], WARM_MODULES, poll)

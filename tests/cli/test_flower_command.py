@@ -59,3 +59,35 @@ def test_certs_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     assert "not empty" in result.output
     assert (tmp_path / "old.key").read_text() == "keep me"
     assert not (tmp_path / "ca.crt").exists()
+
+
+def test_superexec_refuses_a_bad_node_address() -> None:
+    result = runner.invoke(app, ["flower", "superexec", "--node", "not-an-address"])
+    assert result.exit_code == 2
+    assert "--node 'not-an-address' is not HOST:PORT" in result.output
+
+
+def test_superexec_serves_until_its_supernode_ends() -> None:
+    """The command loads the package once and stops with the SuperNode it was told to follow."""
+    import subprocess
+    import sys
+    import time
+
+    from prism_secure.protocols.adapters.flower.processes import free_ports
+
+    supernode = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (port,) = free_ports(1)
+    argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
+    argv += ["--node", f"127.0.0.1:{port}", "--supernode-pid", str(supernode.pid)]
+    served = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert served.stdout is not None
+        assert served.stdout.readline().strip() == "warm SuperExec serving 1 SuperNode(s)"
+        time.sleep(0.5)
+        assert served.poll() is None
+        supernode.kill()
+        assert served.wait(timeout=60) == 0
+    finally:
+        supernode.kill()
+        served.kill()
+        served.wait()

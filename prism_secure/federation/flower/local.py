@@ -9,6 +9,7 @@ process it started, whatever happens.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -48,8 +49,24 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def host_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def train_slots(cfg: RunConfig, cores: int | None = None) -> int:
+    """How many local sites train at once: as many as the cores hold at the run's threads."""
+    cores = cores or host_cores()
+    return max(1, cores // (cfg.training.threads or cores))
+
+
 def site_configs(cfg: RunConfig, run: RunDirectory) -> list[dict[str, object]]:
-    """The node config of each local SuperNode: its partition, the data folder, its state."""
+    """The node config of each local SuperNode: its partition, the data folder, its state.
+
+    The sites share this machine's cores, so they take turns to train (``train-slots``).
+    """
     n = cfg.partition.num_clients
     data = resolve_data_root(cfg.data.root).resolve()
     return [
@@ -58,6 +75,8 @@ def site_configs(cfg: RunConfig, run: RunDirectory) -> list[dict[str, object]]:
             "num-partitions": n,
             "data-dir": str(data),
             "state-dir": str(run.path / "sites" / f"site-{i:03d}"),
+            "train-slots": train_slots(cfg),
+            "train-slots-dir": str(run.path / "flower" / "train-slots"),
         }
         for i in range(n)
     ]

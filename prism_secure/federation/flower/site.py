@@ -24,6 +24,8 @@ PARTITION, PARTITIONS, DATA_DIR, STATE_DIR = (
     "data-dir",
     "state-dir",
 )
+#: Optional: sites sharing a host train at most this many at once (see ``host_slots``).
+TRAIN_SLOTS, TRAIN_SLOTS_DIR = "train-slots", "train-slots-dir"
 
 
 class SiteError(PrismError):
@@ -43,6 +45,8 @@ class SiteConfig(BaseModel):
     num_partitions: int = Field(alias=PARTITIONS, ge=1)
     data_dir: Path | None = Field(default=None, alias=DATA_DIR)
     state_dir: Path = Field(alias=STATE_DIR)
+    train_slots: int | None = Field(default=None, alias=TRAIN_SLOTS, ge=1)
+    train_slots_dir: Path | None = Field(default=None, alias=TRAIN_SLOTS_DIR)
 
     @property
     def name(self) -> str:
@@ -62,6 +66,11 @@ def read_site(node_config: Mapping[str, object], node_id: int | None = None) -> 
         raise SiteError(
             site.name,
             f"{PARTITION} {site.partition_id} is not below {PARTITIONS} {site.num_partitions}",
+        )
+    if (site.train_slots is None) != (site.train_slots_dir is None):
+        raise SiteError(
+            site.name,
+            f"node config sets one of {TRAIN_SLOTS!r} and {TRAIN_SLOTS_DIR!r} without the other",
         )
     if site.data_dir is not None and not site.data_dir.is_dir():
         raise SiteError(site.name, f"data folder {site.data_dir} does not exist")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prism_secure.artifacts.atomic import write_bytes_atomic
+from prism_secure.federation.flower.host_slots import training_slot
 from prism_secure.federation.flower.site import SiteConfig, SiteError, run_folder
 from prism_secure.protocols import SecAggClient, SessionParams
 from prism_secure.protocols.errors import AbortedError, ProtocolViolation, SecAggError
@@ -66,6 +67,7 @@ def train_and_advertise(
     from prism_secure.app.clients import client_target
     from prism_secure.app.generator import build_run_generator
     from prism_secure.app.inputs import setup_threads
+    from prism_secure.data.datasets import IMAGE_SHAPES
     from prism_secure.features.factory import build_feature_map
     from prism_secure.federation.broadcast import BroadcastError, receive
     from prism_secure.federation.client_round import Client, client_round
@@ -75,18 +77,17 @@ def train_and_advertise(
     params = SessionParams.model_validate_json(session_json)
     if params.insecure:  # PRISM's server never asks for this; a server that does is refused
         raise SiteError(site.name, "refuses a session marked insecure")
-    cfg, released = site_release(site, key, config_json, prior_releases)
-    setup_threads(cfg)
-    generator = build_run_generator(cfg)
-    try:
-        global_scores = receive(scores, cfg.federation.broadcast_bits, generator.num_maskable)
-    except BroadcastError as exc:
-        raise SiteError(site.name, str(exc)) from exc
-    from prism_secure.data.datasets import IMAGE_SHAPES
-
-    feature_map = build_feature_map(cfg.features, IMAGE_SHAPES[cfg.data.dataset])
-    client = Client(site.partition_id, client_target(released))
-    result = client_round(cfg, generator, feature_map, client, global_scores, round_index)
+    with training_slot(site.train_slots_dir, site.train_slots):
+        cfg, released = site_release(site, key, config_json, prior_releases)
+        setup_threads(cfg)
+        generator = build_run_generator(cfg)
+        try:
+            global_scores = receive(scores, cfg.federation.broadcast_bits, generator.num_maskable)
+        except BroadcastError as exc:
+            raise SiteError(site.name, str(exc)) from exc
+        feature_map = build_feature_map(cfg.features, IMAGE_SHAPES[cfg.data.dataset])
+        client = Client(site.partition_id, client_target(released))
+        result = client_round(cfg, generator, feature_map, client, global_scores, round_index)
     secagg = SecAggClient(
         site.partition_id,
         result.upload,

@@ -36,6 +36,8 @@ def federation(
             "num-partitions": SITES,
             "data-dir": str(data_root),
             "state-dir": str(work / f"site-{i}"),
+            "train-slots": 2,  # as the one-machine trial does on two cores
+            "train-slots-dir": str(work / "train-slots"),
         }
         for i in range(SITES)
     ]
@@ -87,6 +89,10 @@ def test_flower_run_with_tls_and_auth_equals_the_in_process_run(
     assert all(r["flower_bytes_down_per_client"] > 0 for r in rows)
     # The fourth SuperNode named itself and its missing folder, and the run went on.
     assert "missing-data" in outcome.log and "cannot take part" in outcome.log
+    # The ClientApps were forked by the warm SuperExec.
+    assert "Loading ClientApp `prism_secure.federation.flower.client_app:app`" in (
+        federation.log_of("warm-superexec")
+    )
 
 
 def _state_file(federation: LoopbackFederation, site: int, round_index: int) -> list[Path]:
@@ -102,7 +108,7 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
 ) -> None:
     overrides = _tiny(
         tiny_overrides,
-        **{"federation.rounds": 3, "flower.train_timeout": 45.0, "flower.phase_timeout": 25.0},
+        **{"federation.rounds": 3, "flower.train_timeout": 30.0, "flower.phase_timeout": 15.0},
     )
     toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "kills"

@@ -1,0 +1,88 @@
+"""The warm SuperExec's own machinery: its node addresses, liveness, forked tasks, node loops.
+
+Its use with real SuperNodes is tested where the federations run: the PRISM process tests and
+the adapter example test both serve their SuperNodes with it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from prism_secure.protocols.adapters.flower.processes import free_ports
+from prism_secure.protocols.adapters.flower.warm_superexec import (
+    WarmNode,
+    _in_child,
+    alive,
+    node_loop,
+)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
+
+
+def test_node_addresses_parse_and_bad_ones_are_refused() -> None:
+    assert WarmNode.parse("127.0.0.1:9094@42") == WarmNode(address="127.0.0.1:9094", pid=42)
+    assert WarmNode.parse("[::1]:9094").pid is None
+    for bad in ("9094", "127.0.0.1", "host:port", "127.0.0.1:9094@0", "a b:1"):
+        with pytest.raises((ValidationError, ValueError)):
+            WarmNode.parse(bad)
+
+
+def test_a_running_process_is_alive_and_an_ended_or_zombie_one_is_not() -> None:
+    assert alive(os.getpid()) and alive(None)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while alive(child.pid):  # exited but not yet reaped: a zombie
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    child.wait()
+    assert not alive(child.pid)
+
+
+def _exit_code(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _raise_system_exit(code: int) -> None:
+    raise SystemExit(code)
+
+
+def _raise_error() -> None:
+    raise RuntimeError("a ClientApp failed")
+
+
+def test_a_forked_task_exits_with_its_code_and_a_failure_does_not_escape() -> None:
+    assert _exit_code(_in_child(lambda: None)) == 0
+    assert _exit_code(_in_child(_raise_system_exit, 3)) == 3
+    assert _exit_code(_in_child(_raise_error)) == 1
+
+
+def test_a_node_loop_ends_when_its_supernode_does() -> None:
+    """No SuperNode answers at this port; the loop keeps asking until its pid is gone."""
+    supernode = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (port,) = free_ports(1)
+    loop = _in_child(node_loop, WarmNode(address=f"127.0.0.1:{port}", pid=supernode.pid), 0.05)
+    try:
+        time.sleep(1.0)
+        assert alive(loop), "the loop gave up while its SuperNode was alive"
+        supernode.kill()
+        supernode.wait()
+        deadline = time.monotonic() + 30
+        while True:
+            pid, status = os.waitpid(loop, os.WNOHANG)
+            if pid:
+                assert os.waitstatus_to_exitcode(status) == 0
+                break
+            assert time.monotonic() < deadline, "the loop outlived its SuperNode"
+            time.sleep(0.1)
+    finally:
+        supernode.kill()
+        if alive(loop):
+            os.kill(loop, 9)
+            os.waitpid(loop, 0)
