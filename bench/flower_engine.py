@@ -151,10 +151,14 @@ def flower_run(
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
             end = time.monotonic() + timeout
+            asked = 0.0  # each status is a flwr CLI process: ask rarely, and once the run is over
             while not watch.tripped and time.monotonic() < end:
-                if fed.status(run_id)[0].startswith("finished"):
-                    break
-                time.sleep(5.0)
+                every = 2.0 if (run_dir / "summary.json").exists() else 30.0
+                if time.monotonic() - asked > every:
+                    asked = time.monotonic()
+                    if fed.status(run_id)[0].startswith("finished"):
+                        break
+                time.sleep(1.0)
             if watch.tripped:
                 raise RuntimeError("the memory guard stopped the federation")
             outcome = fed.wait(run_id, max(1.0, end - time.monotonic()), poll=5.0)

@@ -3,12 +3,13 @@
 A SuperLink and ``--n`` SuperNodes as separate processes on 127.0.0.1 run
 ``bench/flower-secagg-app`` (FedAvg; every node returns a random float32 update of ``--d``
 entries): each round is one train exchange plus four protocol exchanges, every message a real
-Flower message through the SuperLink, every node message a fresh ClientApp process. Reported per
+Flower message through the SuperLink, every node message a ClientApp process of its own (forked by
+the warm SuperExec; ``--cold``: a fresh interpreter, Flower's own SuperExec). Reported per
 round: wall seconds (between FedAvg's round ends), each exchange's seconds, the protocol server's
 compute seconds, and the bytes Flower carried per client each way (every serialised object of
 every message). Usage::
 
-    nice python bench/flower_secagg_loopback.py --n 10 --d 100000 --rounds 2
+    nice python bench/flower_secagg_loopback.py --n 10 --d 100000 --rounds 2 [--cold]
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 APP = Path(__file__).resolve().parent / "flower-secagg-app"
 
 
-def measure(n: int, d: int, rounds: int, workdir: Path, timeout: float) -> dict:
+WARM = ("numpy", "prism_secure.protocols.adapters.flower")
+
+
+def measure(n: int, d: int, rounds: int, workdir: Path, timeout: float, warm: bool = True) -> dict:
     out = workdir / "rounds.json"
     config = {"nodes": n, "entries": d, "num-server-rounds": rounds, "out-file": str(out)}
     nodes = [{"partition-id": i} for i in range(n)]
-    with LoopbackFederation(workdir, nodes=nodes) as federation:
+    with LoopbackFederation(workdir, nodes=nodes, warm=WARM if warm else None) as federation:
         outcome = federation.run(APP, config, timeout=timeout)
     if not outcome.completed:
         raise SystemExit(f"run {outcome.status}: {outcome.details}\n{outcome.log[-3000:]}")
@@ -58,10 +62,13 @@ def main() -> None:
     parser.add_argument("--d", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--cold", action="store_true", help="Flower's own SuperExec")
     parser.add_argument("--json", default=None, help="write the ServerApp's report here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prism-flower-bench-") as scratch:
-        report = measure(args.n, args.d, args.rounds, Path(scratch), args.timeout)
+        report = measure(
+            args.n, args.d, args.rounds, Path(scratch), args.timeout, warm=not args.cold
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     print("\n".join(table(report)))

@@ -63,7 +63,7 @@ def superexec_command(
     supernode_pid: int = typer.Option(
         0, "--supernode-pid", min=0, help="Stop when this SuperNode process ends (0: never)."
     ),
-    poll: float = typer.Option(0.05, "--poll", min=0.01, help="Seconds between task polls."),
+    poll: float = typer.Option(0.5, "--poll", min=0.01, help="Seconds between task polls."),
 ) -> None:
     """Serve a SuperNode started with `--isolation process`: fork each PRISM ClientApp warm."""
     from pydantic import ValidationError

@@ -124,7 +124,9 @@ class FlowerConfig(_Strict):
     startup_timeout: float = Field(
         default=300.0, gt=0, description="Seconds the server waits for every site before round 1."
     )
-    poll_interval: float = Field(default=0.05, gt=0, le=5, description="Seconds between pulls.")
+    poll_interval: float = Field(
+        default=0.2, gt=0, le=5, description="Seconds between the server's pulls of replies."
+    )
 
 
 class SecureAggConfig(_Strict):

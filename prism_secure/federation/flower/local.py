@@ -98,14 +98,19 @@ def _new_run(cfg: RunConfig) -> RunDirectory:
 def _follow(
     fed: LoopbackFederation, run_id: str, run: RunDirectory, events: TrainingEvents, timeout: float
 ) -> RunOutcome:
-    """Report rounds as the ServerApp writes them, until the run ends."""
+    """Report rounds as the ServerApp writes them, until the run ends.
+
+    Asking Flower for the run's status starts a CLI process (about a CPU-second), so it is asked
+    rarely, and often only once the ServerApp has written its summary.
+    """
     seen, start, last_status = 0, time.monotonic(), 0.0
     while time.monotonic() - start < timeout:
         rows = run.metrics()
         for record in rows[seen:]:
             events.round_finished(record)
         seen = len(rows)
-        if time.monotonic() - last_status > 10.0:
+        every = 2.0 if run.summary_path.exists() else 30.0
+        if time.monotonic() - last_status > every:
             status, _ = fed.status(run_id)
             last_status = time.monotonic()
             if status.startswith("finished"):

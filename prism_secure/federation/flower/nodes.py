@@ -25,7 +25,7 @@ class NodeMap:
     grid: object
     partitions: int
     deadline: float
-    poll: float = 0.05
+    poll: float = 0.2
     notice: Callable[[str], None] = print
     _cid_of: dict[int, int] = field(default_factory=dict)
     _node_of: dict[int, int] = field(default_factory=dict)

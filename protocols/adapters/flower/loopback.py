@@ -64,7 +64,7 @@ class LoopbackFederation(FlowerControl):
     nodes: Sequence[Mapping[str, object]]
     tls: bool = False
     auth: bool = False
-    poll_interval: float = 0.05
+    poll_interval: float = 0.5  # SuperExecs' task polls: each one is a request to a node
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
     _processes: dict[str, _Process] = field(default_factory=dict, init=False)

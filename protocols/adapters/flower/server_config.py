@@ -45,7 +45,7 @@ class SecAggConfig(BaseModel):
     allow_insecure: bool = False
     train_timeout: float = Field(default=600.0, ge=0.0)
     phase_timeout: float = Field(default=60.0, ge=0.0)
-    poll: float = Field(default=0.05, gt=0.0, le=10.0)
+    poll: float = Field(default=0.2, gt=0.0, le=10.0)
     array_key: str = Field(default="arrays", min_length=1, max_length=256)
     weight_key: str = Field(default="num-examples", min_length=1, max_length=256)
     on_abort: Literal["skip", "raise"] = "skip"

@@ -99,7 +99,7 @@ def exchange(
     message_type: str,
     group_id: str,
     deadline: float,
-    poll: float = 0.05,
+    poll: float = 0.2,
 ) -> Exchange:
     """Send ``contents[node]`` to each node; collect replies until all arrive or ``deadline``.
 

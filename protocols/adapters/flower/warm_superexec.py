@@ -146,7 +146,7 @@ def node_loop(node: WarmNode, poll: float) -> None:
         client.close()
 
 
-def serve(nodes: Sequence[WarmNode], preload: Sequence[str], poll: float = 0.05) -> None:
+def serve(nodes: Sequence[WarmNode], preload: Sequence[str], poll: float = 0.5) -> None:
     """Import ``preload``, then serve every node from a loop of its own until all have ended."""
     import flwr.supernode.runtime.run_clientapp  # noqa: F401 - Flower's ClientApp runtime
 
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", action="append", required=True, help="HOST:PORT[@PID]")
     parser.add_argument("--preload", action="append", default=[], help="a module to import once")
-    parser.add_argument("--poll", type=float, default=0.05, help="seconds between task polls")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between task polls")
     args = parser.parse_args(argv)
     serve([WarmNode.parse(n) for n in args.node], args.preload, args.poll)
 
