@@ -108,7 +108,7 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
 ) -> None:
     overrides = _tiny(
         tiny_overrides,
-        **{"federation.rounds": 3, "flower.train_timeout": 30.0, "flower.phase_timeout": 15.0},
+        **{"federation.rounds": 3, "flower.train_timeout": 20.0, "flower.phase_timeout": 12.0},
     )
     toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "kills"
