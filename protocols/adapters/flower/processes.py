@@ -52,6 +52,15 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def proc_stat(pid: int | str) -> list[bytes] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, ...); None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
 def descendants(root: int) -> list[int]:
     """Every live process below ``root`` (Linux ``/proc``; empty elsewhere)."""
     parents: dict[int, list[int]] = {}
@@ -59,9 +68,8 @@ def descendants(root: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
+            ppid = int((proc_stat(entry) or [])[1])
+        except (ValueError, IndexError):
             continue
         parents.setdefault(ppid, []).append(int(entry))
     found, todo = [], [root]

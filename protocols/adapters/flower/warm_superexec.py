@@ -30,11 +30,15 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prism_secure.protocols.adapters.flower.processes import PR_SET_PDEATHSIG, linux_prctl
+from prism_secure.protocols.adapters.flower.processes import (
+    PR_SET_PDEATHSIG,
+    linux_prctl,
+    proc_stat,
+    reap,
+)
 
 
 class WarmNode(BaseModel):
@@ -56,9 +60,8 @@ def alive(pid: int | None) -> bool:
     """Whether ``pid`` runs (a zombie does not); always true for no pid."""
     if pid is None:
         return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
+    fields = proc_stat(pid)
+    if fields is None:  # no /proc here, or the process is gone
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -66,17 +69,7 @@ def alive(pid: int | None) -> bool:
         except PermissionError:
             return True
         return True
-    return stat[stat.rindex(b")") + 2 :][:1] not in (b"Z", b"X")
-
-
-def _reap_children() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    return fields[0] not in (b"Z", b"X")
 
 
 def _in_child(target: object, *args: object) -> int:
@@ -129,7 +122,7 @@ def node_loop(node: WarmNode, poll: float) -> None:
     wanted = [TaskType.CLIENT_APP]
     try:
         while alive(node.pid):
-            _reap_children()
+            reap()
             try:
                 res = client.AcquireTask(
                     AcquireTaskRequest(supported_task_types=wanted, agentapp_fab_hashes=[])
