@@ -20,9 +20,10 @@ from __future__ import annotations
 import functools
 import typing
 from collections.abc import Callable
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PlainValidator, ValidationError
+from pydantic.fields import FieldInfo
 
 from prism_secure.protocols.errors import MessageError
 
@@ -35,9 +36,11 @@ class _Cursor:
 
     __slots__ = ("buf", "pos")
 
-    def __init__(self, buf: bytes | memoryview) -> None:
-        self.buf = bytes(buf)  # indexing bytes is fast, and slices are the values we return
-        self.pos = 0
+    def __init__(self, buf: bytes | bytearray | memoryview, start: int = 0) -> None:
+        # Indexing bytes is fast and slices are the values we return; ``bytes(b)`` of a bytes
+        # object is that object, so a message of bytes is read where it lies, without a copy.
+        self.buf = bytes(buf)
+        self.pos = start
 
     def take(self, n: int, field: str) -> bytes:
         end = self.pos + n
@@ -47,9 +50,41 @@ class _Cursor:
         self.pos = end
         return view
 
+    def view(self, n: int, field: str) -> memoryview:
+        """Like :meth:`take`, but a read-only view into the (immutable) buffer, not a copy."""
+        end = self.pos + n
+        if end > len(self.buf):
+            raise MessageError(field, f"truncated: needs {n} bytes, {self.remaining} left")
+        view = memoryview(self.buf)[self.pos : end]
+        self.pos = end
+        return view
+
     @property
     def remaining(self) -> int:
         return len(self.buf) - self.pos
+
+
+class _Borrowed:
+    """Marks a bytes field that decodes to a view into the message instead of a copy."""
+
+    def __repr__(self) -> str:
+        return "BORROWED"
+
+
+BORROWED = _Borrowed()
+
+
+def _bytes_or_view(value: object) -> bytes | memoryview:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, memoryview) and value.readonly and value.format == "B":
+        return value
+    raise ValueError(f"expected bytes, got {type(value).__name__}")
+
+
+# A large payload (a masked vector: megabytes) that the reader only reads: decoding hands back a
+# read-only memoryview of the received bytes, so a message is never copied to be parsed.
+BorrowedBytes = Annotated[bytes, BORROWED, PlainValidator(_bytes_or_view)]
 
 
 def write_varint(out: bytearray, value: int) -> None:
@@ -109,6 +144,10 @@ def _read_bytes(cur: _Cursor, field: str) -> bytes:
 
 def _write_str(out: bytearray, value: str) -> None:
     _write_bytes(out, value.encode())
+
+
+def _read_borrowed(cur: _Cursor, field: str) -> memoryview:
+    return cur.view(read_varint(cur, field), field)
 
 
 def _read_str(cur: _Cursor, field: str) -> str:
@@ -180,10 +219,17 @@ def _codec(tp: Any) -> tuple[Writer, Reader]:
     raise TypeError(f"no wire codec for {tp!r}")
 
 
+def _field_codec(info: FieldInfo) -> tuple[Writer, Reader]:
+    """A field's codec; pydantic keeps ``Annotated`` extras in ``metadata``, not the annotation."""
+    if BORROWED in info.metadata:
+        return _write_bytes, _read_borrowed
+    return _codec(info.annotation)
+
+
 def _model_writer(cls: type[BaseModel]) -> Writer:
     def write(out: bytearray, model: BaseModel) -> None:
         for name, info in cls.model_fields.items():
-            _codec(info.annotation)[0](out, getattr(model, name))
+            _field_codec(info)[0](out, getattr(model, name))
 
     return write
 
@@ -191,7 +237,7 @@ def _model_writer(cls: type[BaseModel]) -> Writer:
 def _model_reader(cls: type[BaseModel]) -> Reader:
     def read(cur: _Cursor, field: str) -> BaseModel:
         values = {
-            name: _codec(info.annotation)[1](cur, f"{field}.{name}" if field else name)
+            name: _field_codec(info)[1](cur, f"{field}.{name}" if field else name)
             for name, info in cls.model_fields.items()
         }
         try:
@@ -212,9 +258,12 @@ def encode_fields(model: BaseModel) -> bytearray:
     return out
 
 
-def decode_fields(cls: type[BaseModel], data: bytes | memoryview) -> BaseModel:
-    """Read exactly one ``cls`` from ``data``; leftover bytes are an error (oversized message)."""
-    cur = _Cursor(data)
+def decode_fields(
+    cls: type[BaseModel], data: bytes | bytearray | memoryview, start: int = 0
+) -> BaseModel:
+    """Read exactly one ``cls`` from ``data[start:]``; leftover bytes are an error (oversized
+    message)."""
+    cur = _Cursor(data, start)
     model = _model_reader(cls)(cur, "")
     if cur.remaining:
         raise MessageError(cls.__name__, f"{cur.remaining} unexpected trailing bytes")

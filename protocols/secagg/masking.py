@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from prism_secure.protocols.secagg.bulk import apply_streams
 from prism_secure.protocols.secagg.crypto import kdf
-from prism_secure.protocols.secagg.crypto.prg import Expander
 from prism_secure.protocols.secagg.graph import Graph
 from prism_secure.protocols.secagg.params import SessionParams
 from prism_secure.protocols.secagg.vectors import pack
@@ -48,16 +48,6 @@ def pairwise_seed(
     return kdf.derive(shared, b"mask", session, round_index, a, b)
 
 
-def add_pairwise(
-    vector: np.ndarray, stream: np.ndarray, own: int, peer: int, *, remove: bool = False
-) -> None:
-    """Add ``own``'s side of the pair's mask (the lower id adds it); ``remove`` takes it out."""
-    if (own < peer) != remove:
-        vector += stream
-    else:
-        vector -= stream
-
-
 def reduce(vector: np.ndarray, params: SessionParams) -> np.ndarray:
     """``vector`` mod 2^b, in place (nothing to do when b fills the storage dtype)."""
     if params.bits < params.dtype.itemsize * 8:
@@ -69,10 +59,8 @@ def masked_vector(
     vector: np.ndarray, seed: bytes, pairwise: Mapping[int, bytes], own_id: int, p: SessionParams
 ) -> bytes:
     """``vector`` (masked in place) plus its self-mask and pairwise masks, packed at b bits."""
-    expander = Expander(p.length, p.dtype, p.prg)
-    vector += expander(seed)
-    for peer in sorted(pairwise):
-        add_pairwise(vector, expander(pairwise[peer]), own_id, peer)
+    streams = [(seed, True)] + [(pairwise[peer], own_id < peer) for peer in sorted(pairwise)]
+    apply_streams(vector, streams, p.prg)
     return pack(reduce(vector, p), p.bits)
 
 
@@ -91,14 +79,13 @@ def strip_masks(
 
     ``mask_keys`` are the advertised mask public keys, by client.
     """
-    expander = Expander(params.length, params.dtype, params.prg)
-    for u in sorted(seeds):
-        total -= expander(seeds[u])
+    streams = [(seeds[u], False) for u in sorted(seeds)]
     for v, private in sorted(keys.items()):
         for u in sorted(graph[v] & seeds.keys()):
             field = f"roster[{u}].mask_key"
             seed = pairwise_seed(private, mask_keys[u], session, round_index, v, u, field=field)
-            add_pairwise(total, expander(seed), u, v, remove=True)  # u added this stream
+            streams.append((seed, u > v))  # undo u's side: u < v added the stream, u > v took it
+    apply_streams(total, streams, params.prg)
     return reduce(total, params)
 
 

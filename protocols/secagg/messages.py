@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prism_secure.protocols.encoding import decode_fields, encode_fields
+from prism_secure.protocols.encoding import BorrowedBytes, decode_fields, encode_fields
 from prism_secure.protocols.errors import MessageError
 
 WIRE_VERSION = 2
@@ -97,7 +97,7 @@ class MaskedInputReply(ClientReply):
     """Phase 2: the masked vector, packed at ``bits`` bits per entry."""
 
     TYPE, PHASE = 5, 2
-    vector: bytes
+    vector: BorrowedBytes  # decoded as a view of the received bytes, not a copy
 
 
 class ConsistencyReply(ClientReply):
@@ -221,4 +221,4 @@ def decode(data: bytes, *, max_size: int) -> Message:
     cls = MESSAGE_TYPES.get(data[1])
     if cls is None:
         raise MessageError("type", f"unknown message type {data[1]}")
-    return decode_fields(cls, memoryview(data)[2:])  # type: ignore[return-value]
+    return decode_fields(cls, data, start=2)  # type: ignore[return-value]

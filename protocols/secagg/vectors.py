@@ -88,12 +88,17 @@ def pack(values: np.ndarray, bits: int) -> bytes:
     return head + _pack_low_bits(planes[:, whole], rest)
 
 
-def unpack(data: bytes, bits: int, length: int) -> np.ndarray:
-    """Inverse of :func:`pack`; the caller has checked ``len(data)``."""
+def unpack(data: bytes, bits: int, length: int, *, copy: bool = True) -> np.ndarray:
+    """Inverse of :func:`pack`; the caller has checked ``len(data)``.
+
+    ``copy=False`` lets whole-word widths come back as a read-only view of ``data`` (on a
+    little-endian host), for a reader that only adds the vector somewhere else.
+    """
     dtype = storage_dtype(bits)
     whole, rest = divmod(bits, 8)
     if whole == dtype.itemsize and not rest:
-        return np.frombuffer(data, dtype=dtype.newbyteorder("<"), count=length).astype(dtype)
+        words = np.frombuffer(data, dtype=dtype.newbyteorder("<"), count=length)
+        return words.astype(dtype, copy=copy)
     planes = np.zeros((length, dtype.itemsize), dtype=np.uint8)
     view = memoryview(data)
     if whole:

@@ -119,3 +119,24 @@ def test_bool_other_than_zero_or_one_is_refused() -> None:
     assert encode_fields(Flag(on=True)) == b"\x01"
     with pytest.raises(MessageError, match="bool"):
         decode_fields(Flag, b"\x02")
+
+
+def test_a_masked_vector_is_read_in_place_not_copied() -> None:
+    """A megabyte payload decodes as a read-only view of the received bytes."""
+    from prism_secure.protocols.secagg.messages import MaskedInputReply
+
+    sent = MaskedInputReply(
+        sender=3, round=1, session_id=bytes(32), vector=bytes(range(256)) * 4096
+    )
+    data = encode(sent)
+    got = decode(data, max_size=2 * len(data))
+    assert isinstance(got.vector, memoryview) and got.vector.readonly and got.vector.obj is data
+    assert got == sent and encode(got) == data
+
+
+def test_a_writable_buffer_is_refused_as_a_borrowed_payload() -> None:
+    """A view of memory someone else can still change is not accepted as a message field."""
+    from prism_secure.protocols.secagg.messages import MaskedInputReply
+
+    with pytest.raises(ValueError, match="expected bytes"):
+        MaskedInputReply(sender=3, round=1, session_id=bytes(32), vector=memoryview(bytearray(8)))

@@ -154,8 +154,9 @@ class AggregateUpdate(BaseModel):
         out = {}
         for spec in self.layout.arrays:
             total = self.sums[spec.name]
-            if spec.is_float:
-                out[spec.name] = (total / self.total_weight).astype(spec.np_dtype)
+            if spec.is_float:  # divided in float64, written straight into the declared dtype
+                quotient = np.empty(total.shape, dtype=spec.np_dtype)
+                out[spec.name] = np.divide(total, self.total_weight, out=quotient, casting="unsafe")
             else:
                 quotient, rest = np.divmod(total, self.total_weight)
                 out[spec.name] = (quotient + (2 * rest >= self.total_weight)).astype(spec.np_dtype)
@@ -194,31 +195,60 @@ def dequantise_sum(
         raise AggregateError(
             "total", f"expected {plan.length} integers, got {total.dtype} {total.shape}"
         )
-    if total.size and (int(total.min()) < 0 or int(total.max()) >= 1 << plan.bits):
-        raise AggregateError("total", f"entries must lie in [0, 2^{plan.bits})")
+    _check_range(total[plan.data :], plan.bits)  # weight, count, digits; arrays below
     count, weight = _check_counts(total, plan, config, survivors)
     sums: dict[str, np.ndarray] = {}
     pos = 0
     for spec in layout.arrays:
-        part = total[pos : pos + spec.size].astype(np.int64)
+        part = total[pos : pos + spec.size]
         pos += spec.size
         most = count * config.levels if spec.is_float else weight * config.integer_span
-        if part.size and int(part.max()) > most:
+        if _check_range(part, plan.bits) > most:
             raise AggregateError(
                 "total", f"{spec.name}: an entry exceeds what {count} clients send"
             )
-        if spec.is_float:
-            centred = 2 * part - config.levels * count  # exact: |.| < 2^63
-            value = centred.astype(np.float64) * (config.clip / config.levels)
-            value *= config.weight_bound
-        else:
-            value = part + config.integer_range[0] * weight
+        value = (
+            _float_sum(part, config, count) if spec.is_float else _integer_sum(part, config, weight)
+        )
         sums[spec.name] = value.reshape(spec.shape)
     digits = total[plan.count_index + 1 :]
     clipped = sum(int(d) << (plan.digit_bits * j) for j, d in enumerate(digits))
     return AggregateUpdate(
         layout=layout, config=config, sums=sums, clients=count, total_weight=weight, clipped=clipped
     )
+
+
+def _check_range(values: np.ndarray, bits: int) -> int:
+    """The largest of ``values`` (0 if none), once every one is known to lie in [0, 2^bits)."""
+    if not values.size:
+        return 0
+    high = int(values.max())
+    if high >= 1 << bits or (values.dtype.kind == "i" and int(values.min()) < 0):
+        raise AggregateError("total", f"entries must lie in [0, 2^{bits})")
+    return high
+
+
+def _float_sum(part: np.ndarray, config: QuantiseConfig, count: int) -> np.ndarray:
+    """The float array a slice of the sum stands for: (2 x - levels * count) * clip / levels * w.
+
+    The centring is exact: below 2^52 in place on one float64 copy, above it in int64 first
+    (|2 x - levels * count| < 2^63). Then one multiply, so the only rounding is that product's.
+    """
+    scale = config.clip / config.levels
+    offset = config.levels * count
+    if 2 * offset < 1 << 52:  # entries are at most offset (checked), so 2 x is exact too
+        value = part.astype(np.float64)
+        value *= 2
+        value -= offset
+    else:
+        value = (2 * part.astype(np.int64) - offset).astype(np.float64)
+    value *= scale * config.weight_bound
+    return value
+
+
+def _integer_sum(part: np.ndarray, config: QuantiseConfig, weight: int) -> np.ndarray:
+    """The integer array a slice of the sum stands for: x + low * (total weight)."""
+    return part.astype(np.int64) + config.integer_range[0] * weight
 
 
 def _check_counts(

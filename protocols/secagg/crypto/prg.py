@@ -1,8 +1,8 @@
 """Mask expansion: a 32-byte seed to a vector of unsigned integers with AES-256-CTR or ChaCha20.
 
 Each seed keys exactly one stream (seeds are fresh per round or derived per pair and session),
-so a zero counter block is safe. The expander reuses one output buffer: the keystream is written
-straight into memory that numpy views as the vector, with no per-call allocation.
+so a zero counter block is safe. A stream can start at any cipher block (:func:`start_nonce`), so
+pieces of one vector can be expanded apart (:mod:`prism_secure.protocols.secagg.bulk`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,26 @@ PrgKind = Literal["aes-ctr", "chacha20"]
 SEED_BYTES = 32
 
 
-def _encryptor(kind: PrgKind, seed: bytes, nonce: bytes | None = None):  # noqa: ANN202
+# Both ciphers make keystream in whole blocks, so a stream can be cut at multiples of this.
+BLOCK_BYTES = {"aes-ctr": 16, "chacha20": 64}
+
+
+def start_nonce(kind: PrgKind, offset: int) -> bytes:
+    """The IV whose keystream is the zero-IV keystream from byte ``offset`` (a block multiple).
+
+    AES-CTR's IV is a 128-bit big-endian counter; OpenSSL's ChaCha20 IV is a 32-bit
+    little-endian block counter, then the 96-bit nonce (zero here).
+    """
+    block, rest = divmod(offset, BLOCK_BYTES[kind])
+    if rest or offset < 0:
+        raise ValueError(f"offset {offset} is not a multiple of {kind}'s block size")
+    if kind == "aes-ctr":
+        return block.to_bytes(16, "big")
+    return block.to_bytes(4, "little") + bytes(12)
+
+
+def encryptor(kind: PrgKind, seed: bytes, nonce: bytes | None = None):  # noqa: ANN201
+    """The seed's keystream as a cipher context: each ``update_into`` of zeros continues it."""
     if len(seed) != SEED_BYTES:
         raise ValueError(f"seed must be {SEED_BYTES} bytes")
     nonce = bytes(16) if nonce is None else nonce
@@ -27,28 +46,10 @@ def _encryptor(kind: PrgKind, seed: bytes, nonce: bytes | None = None):  # noqa:
     raise ValueError(f"unknown PRG {kind!r}")
 
 
-class Expander:
-    """Expands seeds into ``count`` values of ``dtype``; the returned array is valid until the
-    next call (copy it to keep it)."""
-
-    def __init__(self, count: int, dtype: np.dtype, kind: PrgKind = "aes-ctr") -> None:
-        self.count = count
-        self.dtype = np.dtype(dtype)
-        self.kind = kind
-        self.nbytes = count * self.dtype.itemsize
-        self._zeros = bytes(self.nbytes)
-        self._out = bytearray(self.nbytes + 15)  # update_into wants block_size - 1 spare bytes
-        self._view = np.frombuffer(self._out, dtype=self.dtype, count=count)
-
-    def __call__(self, seed: bytes) -> np.ndarray:
-        _encryptor(self.kind, seed).update_into(self._zeros, self._out)
-        return self._view
-
-
 def expand(
     seed: bytes, count: int, dtype: np.dtype, kind: PrgKind = "aes-ctr", nonce: bytes | None = None
 ) -> np.ndarray:
     """A fresh array of ``count`` pseudorandom values; ``nonce`` only for test vectors."""
     nbytes = count * np.dtype(dtype).itemsize
-    stream = _encryptor(kind, seed, nonce).update(bytes(nbytes))
+    stream = encryptor(kind, seed, nonce).update(bytes(nbytes))
     return np.frombuffer(stream, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)

@@ -32,6 +32,7 @@ from prism_secure.protocols.errors import (
     SessionMismatchError,
     UnexpectedPeerError,
 )
+from prism_secure.protocols.secagg.bulk import add_all
 from prism_secure.protocols.secagg.masking import session_graph, strip_masks
 from prism_secure.protocols.secagg.messages import (
     Abort,
@@ -275,11 +276,12 @@ class SecAggServer:
     def _add_masked_inputs(self) -> None:
         """Sum the masked vectors of the phase that just closed (and keep them, if asked)."""
         p = self.params
-        for sender, reply in sorted(self._replies_as(MaskedInputReply).items()):
-            values = unpack(reply.vector, p.bits, p.length)
-            self._sum += values
-            if self.record_transcript:
-                self._transcript[sender] = values
+        replies = sorted(self._replies_as(MaskedInputReply).items())
+        vectors = [unpack(reply.vector, p.bits, p.length, copy=False) for _, reply in replies]
+        add_all(self._sum, vectors, workers=1)
+        if self.record_transcript:
+            for (sender, _), values in zip(replies, vectors, strict=True):
+                self._transcript[sender] = np.array(values)  # its own copy, writable
 
     def _unmask(self) -> AggregateResult:
         """Recover and verify every secret before using any, then strip the masks."""

@@ -1,4 +1,5 @@
-"""Mask expansion against published AES-CTR vectors, a frozen vector, and the buffer reuse."""
+"""Mask expansion against published AES-CTR and ChaCha20 vectors, frozen vectors, and streams
+started part-way."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from prism_secure.protocols.secagg.crypto.prg import Expander, expand
+from prism_secure.protocols.secagg.crypto.prg import BLOCK_BYTES, encryptor, expand, start_nonce
 
 # NIST SP 800-38A, F.5.5 CTR-AES256.Encrypt, first block.
 NIST_KEY = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
@@ -48,18 +49,20 @@ def test_frozen_vectors(kind: str, digest: str) -> None:
 FROZEN = {"AES": "0ca00b7dce429efc", "CHACHA": "4579727e816e7922"}
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
 @pytest.mark.parametrize("kind", ["aes-ctr", "chacha20"])
-def test_expander_equals_expand_and_reuses_buffer(dtype: type, kind: str) -> None:
-    ex = Expander(1001, np.dtype(dtype), kind)  # type: ignore[arg-type]
-    a, b = bytes(32), bytes([1]) * 32
-    first = ex(a).copy()
-    second = ex(b)
-    assert np.array_equal(first, expand(a, 1001, np.dtype(dtype), kind))  # type: ignore[arg-type]
-    assert np.array_equal(second, expand(b, 1001, np.dtype(dtype), kind))  # type: ignore[arg-type]
-    assert not np.array_equal(first, second)
+@pytest.mark.parametrize("blocks", [0, 1, 7, 4096])
+def test_a_stream_started_at_a_block_is_the_rest_of_the_whole_stream(
+    kind: str, blocks: int
+) -> None:
+    """Pieces of one vector are expanded apart; they must join into exactly the one stream."""
+    seed, size = bytes(range(32)), BLOCK_BYTES[kind]
+    whole = encryptor(kind, seed).update(bytes((blocks + 3) * size))  # type: ignore[arg-type]
+    nonce = start_nonce(kind, blocks * size)  # type: ignore[arg-type]
+    rest = encryptor(kind, seed, nonce).update(bytes(3 * size))  # type: ignore[arg-type]
+    assert rest == whole[blocks * size :]
 
 
-def test_seed_length_checked() -> None:
-    with pytest.raises(ValueError):
-        expand(bytes(16), 4, np.dtype(np.uint8))
+@pytest.mark.parametrize("kind", ["aes-ctr", "chacha20"])
+def test_a_start_inside_a_block_is_refused(kind: str) -> None:
+    with pytest.raises(ValueError, match="block size"):
+        start_nonce(kind, BLOCK_BYTES[kind] + 4)  # type: ignore[arg-type]
