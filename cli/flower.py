@@ -10,6 +10,7 @@ of starting a fresh interpreter for every message.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import typer
@@ -64,11 +65,16 @@ def superexec_command(
         0, "--supernode-pid", min=0, help="Stop when this SuperNode process ends (0: never)."
     ),
     poll: float = typer.Option(0.5, "--poll", min=0.01, help="Seconds between task polls."),
+    preload: list[str] = typer.Option(
+        [],
+        "--preload",
+        help="A library to import once (repeatable); default: PRISM's ClientApp and its "
+        "training libraries. Another app's sites name their own, e.g. numpy.",
+    ),
 ) -> None:
-    """Serve a SuperNode started with `--isolation process`: fork each PRISM ClientApp warm."""
+    """Serve a SuperNode started with `--isolation process`: fork each ClientApp warm."""
     from pydantic import ValidationError
 
-    from prism_secure.federation.flower.local import WARM_MODULES
     from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode, serve
 
     try:
@@ -76,4 +82,16 @@ def superexec_command(
     except ValidationError:
         typer.echo(f"error: --node {node!r} is not HOST:PORT", err=True)
         raise typer.Exit(code=2) from None
-    serve([target], WARM_MODULES, poll)
+    if not preload:
+        from prism_secure.federation.flower.local import WARM_MODULES
+
+        preload = list(WARM_MODULES)
+    for name in preload:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            typer.echo(f"error: --preload {name!r}: no such module here", err=True)
+            raise typer.Exit(code=2)
+    serve([target], preload, poll)

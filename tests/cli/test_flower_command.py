@@ -67,8 +67,18 @@ def test_superexec_refuses_a_bad_node_address() -> None:
     assert "--node 'not-an-address' is not HOST:PORT" in result.output
 
 
+def test_superexec_refuses_a_preload_module_that_does_not_exist() -> None:
+    result = runner.invoke(
+        app, ["flower", "superexec", "--node", "127.0.0.1:9094", "--preload", "no_such_module_x"]
+    )
+    assert result.exit_code == 2
+    assert "--preload 'no_such_module_x': no such module here" in result.output
+
+
 def test_superexec_serves_until_its_supernode_ends() -> None:
-    """The command loads the package once and stops with the SuperNode it was told to follow."""
+    """The command loads its libraries once and stops with the SuperNode it was told to follow
+    (``--preload json`` keeps the start short; PRISM's default list is loaded by the warm
+    SuperExec of the real-process equivalence test)."""
     import subprocess
     import sys
     import time
@@ -79,6 +89,7 @@ def test_superexec_serves_until_its_supernode_ends() -> None:
     (port,) = free_ports(1)
     argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
     argv += ["--node", f"127.0.0.1:{port}", "--supernode-pid", str(supernode.pid)]
+    argv += ["--preload", "json"]
     served = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert served.stdout is not None
