@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,9 +111,10 @@ class LoopbackFederation(FlowerControl):
         if self.tls:
             self._tls_files = make_tls_files(self.workdir / "certificates")
         self._start_superlink()
+        keys = self._enrol_nodes() if self.auth else {}
         ports = free_ports(len(self.nodes))
         for index, config in enumerate(self.nodes):
-            self._start_node(index, config, ports[index])
+            self._start_node(index, config, ports[index], keys.get(index))
         if self.warm is not None:
             self._start_warm_superexec(ports)
 
@@ -211,7 +213,24 @@ class LoopbackFederation(FlowerControl):
             lines.append("insecure = true")
         (self.home / "config.toml").write_text("\n".join(lines) + "\n")
 
-    def _node_argv(self, index: int, config: Mapping[str, object], port: int) -> list[str]:
+    def _enrol_nodes(self) -> dict[int, Path]:
+        """Each node's key pair, every public key registered with the SuperLink; the private
+        keys by node. The ``flwr`` calls run at once: each is a fresh interpreter."""
+        pairs = {
+            index: make_node_key(self.workdir / "node-keys", f"node-{index}")
+            for index in range(len(self.nodes))
+        }
+
+        def register(public: Path) -> None:
+            self.flwr("supernode", "register", str(public), CONNECTION, check=True)
+
+        with ThreadPoolExecutor(max_workers=min(8, len(pairs) or 1)) as pool:
+            list(pool.map(register, [public for _, public in pairs.values()]))
+        return {index: private for index, (private, _) in pairs.items()}
+
+    def _node_argv(
+        self, index: int, config: Mapping[str, object], port: int, key: Path | None = None
+    ) -> list[str]:
         config_file = self.workdir / f"node-{index}.toml"
         config_file.write_text(toml_lines(config))
         argv = [
@@ -229,14 +248,14 @@ class LoopbackFederation(FlowerControl):
             argv.append("--insecure")
         if self.warm is not None:
             argv += ["--isolation", "process"]
-        if self.auth:
-            private, public = make_node_key(self.workdir / "node-keys", f"node-{index}")
-            self.flwr("supernode", "register", str(public), CONNECTION, check=True)
-            argv += ["--auth-supernode-private-key", str(private)]
+        if key is not None:
+            argv += ["--auth-supernode-private-key", str(key)]
         return argv
 
-    def _start_node(self, index: int, config: Mapping[str, object], port: int) -> None:
-        self._spawn(f"supernode-{index}", self._node_argv(index, config, port))
+    def _start_node(
+        self, index: int, config: Mapping[str, object], port: int, key: Path | None = None
+    ) -> None:
+        self._spawn(f"supernode-{index}", self._node_argv(index, config, port, key))
 
     def _start_warm_superexec(self, ports: Sequence[int]) -> None:
         argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]
