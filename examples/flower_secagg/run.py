@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     # app's own modules still load from its bundle in every ClientApp.
     warm = None if args.cold else ("numpy", "prism_secure.protocols.adapters.flower")
     with LoopbackFederation(workdir, nodes=partitions, warm=warm) as federation:
-        outcome = federation.run(APP, config, timeout=args.timeout)
+        outcome = federation.run(APP, config, timeout=args.timeout, sign=out)
     if not outcome.completed:
         raise SystemExit(f"run {outcome.status}: {outcome.details}\n{outcome.log[-3000:]}")
     report = json.loads(out.read_text())

@@ -116,7 +116,8 @@ def _follow(
             if status.startswith("finished"):
                 break
         time.sleep(1.0)
-    return fed.wait(run_id, timeout=max(1.0, timeout - (time.monotonic() - start)), poll=2.0)
+    remaining = max(1.0, timeout - (time.monotonic() - start))
+    return fed.wait(run_id, timeout=remaining, poll=2.0, sign=run.summary_path)
 
 
 def train_on_loopback(

@@ -84,15 +84,26 @@ class FlowerControl:
             return "unknown", done.stdout + done.stderr
         return str(run.get("status", "unknown")), str(run.get("status-details", ""))
 
-    def wait(self, run_id: str, timeout: float, poll: float = 5.0) -> RunOutcome:
-        """Block until the run finishes (or ``timeout`` passes, then stop it)."""
+    def wait(
+        self, run_id: str, timeout: float, poll: float = 5.0, sign: Path | None = None
+    ) -> RunOutcome:
+        """Block until the run finishes (or ``timeout`` passes, then stop it).
+
+        Each status query starts a ``flwr`` CLI process (about a CPU-second), so it is asked
+        every ``poll`` seconds; once ``sign`` (a file the app writes as it ends) exists, every
+        half second.
+        """
         start = time.monotonic()
         status, details = "unknown", ""
         while time.monotonic() - start < timeout:
             status, details = self.status(run_id)
             if status.startswith("finished"):
                 break
-            time.sleep(poll)
+            asked = time.monotonic()
+            while time.monotonic() - asked < poll and not (sign is not None and sign.exists()):
+                time.sleep(0.1)
+            if sign is not None and sign.exists():
+                time.sleep(0.5)
         else:
             self.flwr("stop", run_id, self.connection)
             status, details = "timed out", f"no end within {timeout:.0f} s; stopped"
@@ -100,9 +111,13 @@ class FlowerControl:
         return RunOutcome(run_id, status, details, log, time.monotonic() - start)
 
     def run(
-        self, app_dir: Path, run_config: Mapping[str, object], timeout: float = 3600.0
+        self,
+        app_dir: Path,
+        run_config: Mapping[str, object],
+        timeout: float = 3600.0,
+        sign: Path | None = None,
     ) -> RunOutcome:
-        return self.wait(self.submit(app_dir, run_config), timeout)
+        return self.wait(self.submit(app_dir, run_config), timeout, sign=sign)
 
 
 def toml_lines(values: Mapping[str, object]) -> str:

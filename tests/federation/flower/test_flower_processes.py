@@ -73,7 +73,8 @@ def test_flower_run_with_tls_and_auth_equals_the_in_process_run(
     overrides = _tiny(tiny_overrides)
     toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "on-flower"
-    outcome = federation.run(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)}, 600)
+    run_config = {"run-dir": str(run_dir), "config": str(toml)}
+    outcome = federation.run(APP_DIR, run_config, 600, sign=run_dir / "summary.json")
     assert outcome.completed, outcome.log[-3000:]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -124,7 +125,7 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
             assert time.monotonic() < deadline, f"site {site} never reached round {round_index}"
             time.sleep(0.2)
         federation.kill_node(site)
-    outcome = federation.wait(run_id, 600, poll=3.0)
+    outcome = federation.wait(run_id, 600, poll=3.0, sign=run_dir / "summary.json")
     assert outcome.completed, outcome.log[-3000:]
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     first, second, third = rows
