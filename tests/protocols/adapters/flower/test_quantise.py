@@ -348,3 +348,46 @@ def test_weighted_mean_error_shrinks_with_the_mean_weight() -> None:
     )
     assert agg_light.mean_error_bound("x") > 99 * cfg.step  # 100x coarser for w = W / 100
     assert np.abs(agg_light.mean()["x"] - 0.3).max() <= agg_light.mean_error_bound("x")
+
+
+# 2 levels n below 2^52 (centred in float64) and above it (centred in int64 first)
+@pytest.mark.parametrize(("levels_bits", "n"), [(8, 4), (48, 9)])
+def test_a_float_sum_is_its_exact_value_rounded_once(levels_bits: int, n: int) -> None:
+    """(2 x - levels n) clip / levels w, to within the one rounding of the final multiply."""
+    from fractions import Fraction
+
+    cfg = QuantiseConfig(levels_bits=levels_bits, clip=1.5, max_weight=7)
+    layout = ArrayLayout.of({"x": np.zeros(64, np.float32)})
+    gen = np.random.default_rng(3)
+    updates = [{"x": gen.uniform(-2, 2, 64).astype(np.float32)} for _ in range(n)]
+    vectors = [
+        quantise(u, layout, cfg, clients=n, client=i, num_examples=i % 7 + 1).vector
+        for i, u in enumerate(updates)
+    ]
+    plan = plan_vector(cfg, layout, n)
+    assert (2 * cfg.levels * n < 1 << 52) == (levels_bits == 8)
+    total = secure_sum(vectors, plan.bits)
+    got = dequantise_sum(total, layout, cfg, clients=n, survivors=n).sums["x"]
+    levels, w = cfg.levels, cfg.weight_bound
+    for x, value in zip(total[:64].tolist(), got.tolist(), strict=True):
+        exact = Fraction(2 * x - levels * n) * Fraction(cfg.clip) * w / levels
+        assert abs(Fraction(value) - exact) <= abs(exact) * Fraction(1, 2**51) + Fraction(
+            1, 2**1000
+        )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_the_mean_is_the_float64_quotient_in_the_declared_dtype(dtype: type) -> None:
+    cfg = QuantiseConfig(levels_bits=12, clip=4.0, max_weight=9)
+    layout = ArrayLayout.of({"x": np.zeros(300, dtype)})
+    gen = np.random.default_rng(4)
+    updates = [{"x": gen.uniform(-4, 4, 300).astype(dtype)} for _ in range(3)]
+    vectors = [
+        quantise(u, layout, cfg, clients=3, client=i, num_examples=2 * i + 3).vector
+        for i, u in enumerate(updates)
+    ]
+    total = secure_sum(vectors, plan_vector(cfg, layout, 3).bits)
+    agg = dequantise_sum(total, layout, cfg, clients=3, survivors=3)
+    mean = agg.mean()["x"]
+    assert mean.dtype == dtype
+    assert np.array_equal(mean, (agg.sums["x"] / agg.total_weight).astype(dtype))
