@@ -42,22 +42,22 @@ class _Cursor:
         self.buf = bytes(buf)
         self.pos = start
 
-    def take(self, n: int, field: str) -> bytes:
-        end = self.pos + n
+    def _advance(self, n: int, field: str) -> tuple[int, int]:
+        """The span of the next ``n`` bytes, now consumed; refused if the buffer ends first."""
+        start, end = self.pos, self.pos + n
         if end > len(self.buf):
             raise MessageError(field, f"truncated: needs {n} bytes, {self.remaining} left")
-        view = self.buf[self.pos : end]
         self.pos = end
-        return view
+        return start, end
+
+    def take(self, n: int, field: str) -> bytes:
+        start, end = self._advance(n, field)
+        return self.buf[start:end]
 
     def view(self, n: int, field: str) -> memoryview:
         """Like :meth:`take`, but a read-only view into the (immutable) buffer, not a copy."""
-        end = self.pos + n
-        if end > len(self.buf):
-            raise MessageError(field, f"truncated: needs {n} bytes, {self.remaining} left")
-        view = memoryview(self.buf)[self.pos : end]
-        self.pos = end
-        return view
+        start, end = self._advance(n, field)
+        return memoryview(self.buf)[start:end]
 
     @property
     def remaining(self) -> int:

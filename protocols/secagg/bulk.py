@@ -85,9 +85,10 @@ def apply_streams(
         nonce = start_nonce(kind, lo * itemsize)
         contexts = [(encryptor(kind, seed, nonce), add) for seed, add in streams]
         out = bytearray(CHUNK_BYTES + ALIGN_BYTES)  # update_into wants block_size - 1 spare
+        keystream = np.frombuffer(out, dtype=words, count=CHUNK_BYTES // itemsize)
         for a, b in _chunks(lo, hi, itemsize):
             part, zeros = vector[a:b], memoryview(_ZEROS)[: (b - a) * itemsize]
-            stream = np.frombuffer(out, dtype=words, count=b - a)
+            stream = keystream[: b - a]
             for context, add in contexts:
                 context.update_into(zeros, out)
                 if add:

@@ -93,16 +93,20 @@ class FlowerControl:
         every ``poll`` seconds; once ``sign`` (a file the app writes as it ends) exists, every
         half second.
         """
+
+        def ending() -> bool:
+            return sign is not None and sign.exists()
+
         start = time.monotonic()
         status, details = "unknown", ""
         while time.monotonic() - start < timeout:
             status, details = self.status(run_id)
             if status.startswith("finished"):
                 break
-            asked = time.monotonic()
-            while time.monotonic() - asked < poll and not (sign is not None and sign.exists()):
+            next_ask = time.monotonic() + poll
+            while time.monotonic() < next_ask and not ending():
                 time.sleep(0.1)
-            if sign is not None and sign.exists():
+            if ending():
                 time.sleep(0.5)
         else:
             self.flwr("stop", run_id, self.connection)

@@ -278,6 +278,8 @@ class SecAggServer:
         p = self.params
         replies = sorted(self._replies_as(MaskedInputReply).items())
         vectors = [unpack(reply.vector, p.bits, p.length, copy=False) for _, reply in replies]
+        # One thread: the fresh sum's pages are first touched here, and threads touching them
+        # at once were slower (BENCHMARKS.md, the side-by-side against Flower's SecAgg+).
         add_all(self._sum, vectors, workers=1)
         if self.record_transcript:
             for (sender, _), values in zip(replies, vectors, strict=True):
