@@ -7,6 +7,9 @@ the ratio, per-round and per-exchange seconds, and whether the two models are by
 ten nodes share two cores); ``--cold`` serves the nodes with Flower's own SuperExec (a fresh
 interpreter per message) instead of the warm one the one-machine trial uses; ``--no-slots``
 lets every node train at once instead of taking turns for the cores, as the trial's do.
+``--idle-wait S`` is the longest wait between a SuperNode's empty pulls (the trial's prompter
+SuperNode: 0.05 s after a message, doubling up to S, 1 s by default); ``--idle-wait 0`` starts
+Flower's own ``flower-supernode``, which waits a fixed 3 s.
 
 ``scale``: a tiny model on 10, 30, 50, ... SuperNodes: rounds completed, seconds per round,
 the SuperLink's peak resident memory, and the peak memory of every process of the federation.
@@ -120,6 +123,7 @@ def flower_run(
     min_available_mib: int,
     warm: bool = True,
     slotted: bool = True,
+    idle_wait: float | None = 1.0,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -147,6 +151,7 @@ def flower_run(
             sites,
             startup_timeout=600.0,
             warm=WARM_MODULES if warm else None,
+            idle_wait=idle_wait,
         ) as fed:
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
@@ -226,6 +231,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             args.min_available_mib,
             warm=not args.cold,
             slotted=not args.no_slots,
+            idle_wait=args.idle_wait,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -239,6 +245,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "overrides": {k: v for k, v in overrides.items() if k != "partition.num_clients"},
             "flower_overrides": dict(args.flower_set),
             "superexec": "flower" if args.cold else "warm",
+            "supernode_idle_wait_s": args.idle_wait,
             "train_slots": flower["train_slots"],
             "load_average": os.getloadavg(),
             "completed": flower["completed"],
@@ -270,11 +277,13 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
                 args.min_available_mib,
                 not args.cold,
                 not args.no_slots,
+                args.idle_wait,
             )
         row = {
             "bench": "scale",
             "supernodes": nodes,
             "superexec": "flower" if args.cold else "warm",
+            "supernode_idle_wait_s": args.idle_wait,
             **{k: v for k, v in res.items() if k not in ("rows", "model")},
             **_round_summary(res["rows"]),
         }
@@ -349,6 +358,13 @@ def main() -> None:
             "--cold", action="store_true", help="Flower's own SuperExec, not the warm one"
         )
         parser.add_argument(
+            "--idle-wait",
+            type=float,
+            default=1.0,
+            help="the longest wait between a SuperNode's empty pulls (prompt_supernode); 0: "
+            "Flower's own flower-supernode, which waits a fixed 3 s",
+        )
+        parser.add_argument(
             "--no-slots", action="store_true", help="every node trains at once (no train-slots)"
         )
         parser.add_argument(
@@ -360,6 +376,8 @@ def main() -> None:
     t = sub.add_parser("table")
     t.add_argument("json", type=Path)
     args = p.parse_args()
+    if getattr(args, "idle_wait", None) == 0:
+        args.idle_wait = None
     if args.cmd == "table":
         table_cmd(args)
         return

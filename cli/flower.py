@@ -5,7 +5,9 @@ ClientApp are modules of the installed package on every machine). ``certs`` make
 of a SuperLink and one authentication key pair per SuperNode, for a trial or a small federation
 without a PKI of its own. ``superexec`` serves a site's SuperNode (started with ``--isolation
 process``) with the warm SuperExec, which forks each ClientApp from the imported package instead
-of starting a fresh interpreter for every message.
+of starting a fresh interpreter for every message. ``supernode`` runs Flower's own SuperNode
+with waits between its empty pulls that start at 0.05 s after each message, where flwr 1.42
+waits a fixed 3 s.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import typer
 flower_app = typer.Typer(
     help=(
         "A Flower deployment: the app folder for `flwr run`, TLS files and SuperNode keys, "
-        "and a warm SuperExec for a site."
+        "a warm SuperExec and a prompter SuperNode for a site."
     ),
     no_args_is_help=True,
 )
@@ -95,3 +97,25 @@ def superexec_command(
             typer.echo(f"error: --preload {name!r}: no such module here", err=True)
             raise typer.Exit(code=2)
     serve([target], preload, poll)
+
+
+@flower_app.command(
+    "supernode",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def supernode_command(
+    ctx: typer.Context,
+    idle_wait: float = typer.Option(
+        1.0,
+        "--idle-wait",
+        min=0.05,
+        help="The longest wait between the node's pulls while no message comes (Flower's: 3 s).",
+    ),
+) -> None:
+    """Run flower-supernode, asking the SuperLink again sooner after each message.
+
+    Arguments after `--` go to flower-supernode unchanged.
+    """
+    from prism_secure.protocols.adapters.flower.prompt_supernode import main
+
+    main(["--idle-wait", str(idle_wait), *ctx.args])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_ssh_private_key, load_ssh_public_key
@@ -79,8 +82,6 @@ def test_superexec_serves_until_its_supernode_ends() -> None:
     """The command loads its libraries once and stops with the SuperNode it was told to follow
     (``--preload json`` keeps the start short; PRISM's default list is loaded by the warm
     SuperExec of the real-process equivalence test)."""
-    import subprocess
-    import sys
     import time
 
     from prism_secure.protocols.adapters.flower.processes import free_ports
@@ -102,3 +103,22 @@ def test_superexec_serves_until_its_supernode_ends() -> None:
         supernode.kill()
         served.kill()
         served.wait()
+
+
+def test_supernode_hands_every_argument_after_its_options_to_the_prompter_supernode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prism_secure.protocols.adapters.flower import prompt_supernode
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(prompt_supernode, "main", lambda argv: seen.append(list(argv)))
+    argv = ["flower", "supernode", "--idle-wait", "0.5", "--", "--superlink", "h:9092", "--help"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert seen == [["--idle-wait", "0.5", "--superlink", "h:9092", "--help"]]
+
+
+def test_supernode_refuses_a_wait_below_its_minimum() -> None:
+    result = runner.invoke(app, ["flower", "supernode", "--idle-wait", "0.01", "--", "--insecure"])
+    assert result.exit_code == 2
+    assert "--idle-wait" in result.output

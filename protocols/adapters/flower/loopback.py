@@ -58,7 +58,11 @@ class LoopbackFederation(FlowerControl):
     public key, so that only enrolled nodes can join (``auth`` implies ``tls``). ``warm`` names
     modules for one warm SuperExec to import once and fork every ClientApp from
     (:mod:`~prism_secure.protocols.adapters.flower.warm_superexec`); ``None`` keeps Flower's own
-    SuperExec per node, which starts a fresh interpreter for every message.
+    SuperExec per node, which starts a fresh interpreter for every message. ``idle_wait`` runs
+    each SuperNode as Flower's own with its fixed 3 s wait between empty pulls replaced by waits
+    from 0.05 s after a message up to that many seconds
+    (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`); ``None`` starts
+    ``flower-supernode`` itself.
     """
 
     workdir: Path
@@ -68,6 +72,7 @@ class LoopbackFederation(FlowerControl):
     poll_interval: float = 0.5  # SuperExecs' task polls: each one is a request to a node
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
+    idle_wait: float | None = 1.0  # longest wait between a SuperNode's pulls; None: Flower's 3 s
     _processes: dict[str, _Process] = field(default_factory=dict, init=False)
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
@@ -233,8 +238,12 @@ class LoopbackFederation(FlowerControl):
     ) -> list[str]:
         config_file = self.workdir / f"node-{index}.toml"
         config_file.write_text(toml_lines(config))
-        argv = [
-            str(self.bin / "flower-supernode"),
+        if self.idle_wait is None:
+            argv = [str(self.bin / "flower-supernode")]
+        else:
+            argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.prompt_supernode"]
+            argv += ["--idle-wait", str(self.idle_wait)]
+        argv += [
             "--superlink",
             f"127.0.0.1:{self._port}",
             "--port",
