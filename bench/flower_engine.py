@@ -11,6 +11,9 @@ lets every node train at once instead of taking turns for the cores, as the tria
 SuperNode: 0.05 s after a message, doubling up to S, 1 s by default); ``--idle-wait 0`` starts
 Flower's own ``flower-supernode``, which waits a fixed 3 s.
 
+``idle``: the cores each kind of process of a federation with no run uses (SuperLink,
+SuperNodes, warm SuperExec): the standing price of their polls, which a run's training pays too.
+
 ``scale``: a tiny model on 10, 30, 50, ... SuperNodes: rounds completed, seconds per round,
 the SuperLink's peak resident memory, and the peak memory of every process of the federation.
 A memory guard stops a size whose processes would exhaust the machine, and says so.
@@ -19,6 +22,7 @@ A memory guard stops a size whose processes would exhaust the machine, and says 
         [--flower-set KEY=VALUE] [--cold] --json flower_engine.jsonl
     python bench/flower_engine.py scale --supernodes 10 30 50 --rounds 2 \
         --json flower_engine.jsonl
+    python bench/flower_engine.py idle --supernodes 10 [--idle-wait 0] --json flower_engine.jsonl
     python bench/flower_engine.py table flower_engine.jsonl
 """
 
@@ -294,6 +298,54 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds ``pid`` has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cmd(args: argparse.Namespace) -> list[dict]:
+    """Cores each kind of process of an idle federation uses: what its polls cost."""
+    nodes = [{"partition-id": i, "num-partitions": args.supernodes} for i in range(args.supernodes)]
+
+    def by_kind(fed: LoopbackFederation) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, pid in fed.pids().items():
+            kind = name.split("-")[0]
+            tree = [pid, *descendants(pid)]
+            out[kind] = out.get(kind, 0.0) + sum(_cpu_seconds(p) for p in tree)
+        return out
+
+    with (
+        tempfile.TemporaryDirectory(prefix="flower-idle-") as tmp,
+        LoopbackFederation(
+            Path(tmp),
+            nodes,
+            warm=None if args.cold else WARM_MODULES,
+            idle_wait=args.idle_wait,
+        ) as fed,
+    ):
+        time.sleep(args.settle)  # let every process finish starting
+        before, start = by_kind(fed), time.monotonic()
+        time.sleep(args.seconds)
+        after, elapsed = by_kind(fed), time.monotonic() - start
+    row = {
+        "bench": "idle",
+        "supernodes": args.supernodes,
+        "superexec": "flower" if args.cold else "warm",
+        "supernode_idle_wait_s": args.idle_wait,
+        "seconds": elapsed,
+        "cores": {k: (after[k] - before.get(k, 0.0)) / elapsed for k in after},
+        "load_average": os.getloadavg(),
+    }
+    row["cores_total"] = sum(row["cores"].values())
+    print(json.dumps(row), flush=True)
+    return [row]
+
+
 def table_cmd(args: argparse.Namespace) -> None:
     rows = [json.loads(x) for x in Path(args.json).read_text().splitlines() if x.strip()]
     for r in rows:
@@ -353,7 +405,12 @@ def main() -> None:
     s.add_argument("--rounds", type=int, default=2)
     s.add_argument("--timeout", type=float, default=3600)
     s.add_argument("--json", type=Path, required=True)
-    for parser in (d, s):
+    i = sub.add_parser("idle")
+    i.add_argument("--supernodes", type=int, default=10)
+    i.add_argument("--settle", type=float, default=15.0, help="seconds to let processes start")
+    i.add_argument("--seconds", type=float, default=30.0, help="seconds measured")
+    i.add_argument("--json", type=Path, required=True)
+    for parser in (d, s, i):
         parser.add_argument(
             "--cold", action="store_true", help="Flower's own SuperExec, not the warm one"
         )
@@ -381,7 +438,8 @@ def main() -> None:
     if args.cmd == "table":
         table_cmd(args)
         return
-    rows = default_cmd(args) if args.cmd == "default" else scale_cmd(args)
+    commands = {"default": default_cmd, "scale": scale_cmd, "idle": idle_cmd}
+    rows = commands[args.cmd](args)
     with args.json.open("a") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")

@@ -282,6 +282,14 @@ class LoopbackFederation(FlowerControl):
             p.proc.kill()
             p.proc.wait()
 
+    def pids(self) -> dict[str, int]:
+        """The pid of every process started here that still runs, by name (``supernode-0``...)."""
+        return {
+            name: p.proc.pid
+            for name, p in self._processes.items()
+            if p.proc is not None and p.proc.poll() is None
+        }
+
     def node_pid(self, index: int) -> int:
         proc = self._processes[f"supernode-{index}"].proc
         assert proc is not None

@@ -125,6 +125,8 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
             assert time.monotonic() < deadline, f"site {site} never reached round {round_index}"
             time.sleep(0.2)
         federation.kill_node(site)
+    assert {"supernode-0", "supernode-1"}.isdisjoint(federation.pids())
+    assert {"superlink", "supernode-2", "warm-superexec"} <= set(federation.pids())
     outcome = federation.wait(run_id, 600, poll=3.0, sign=run_dir / "summary.json")
     assert outcome.completed, outcome.log[-3000:]
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
