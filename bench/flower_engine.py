@@ -45,7 +45,8 @@ from prism_secure.config import build_config, parse_set_option
 from prism_secure.data.roots import resolve_data_root
 from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES, train_slots
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
-from prism_secure.protocols.adapters.flower.processes import descendants
+from prism_secure.protocols.adapters.flower.processes import descendants, proc_stat
+from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
 
 TINY = {
     "data.max_records_per_client": 200,
@@ -127,7 +128,7 @@ def flower_run(
     min_available_mib: int,
     warm: bool = True,
     slotted: bool = True,
-    idle_wait: float | None = 1.0,
+    idle_wait: float | None = LONGEST_WAIT,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -300,9 +301,8 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
 
 def _cpu_seconds(pid: int) -> float:
     """User and system CPU seconds ``pid`` has used (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = proc_stat(pid)  # from the state on: utime and stime are the 12th and 13th
+    if fields is None:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -417,7 +417,7 @@ def main() -> None:
         parser.add_argument(
             "--idle-wait",
             type=float,
-            default=1.0,
+            default=LONGEST_WAIT,
             help="the longest wait between a SuperNode's empty pulls (prompt_supernode); 0: "
             "Flower's own flower-supernode, which waits a fixed 3 s",
         )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import typer
 
+from prism_secure.protocols.adapters.flower.prompt_supernode import FIRST_WAIT, LONGEST_WAIT
+
 flower_app = typer.Typer(
     help=(
         "A Flower deployment: the app folder for `flwr run`, TLS files and SuperNode keys, "
@@ -106,9 +108,9 @@ def superexec_command(
 def supernode_command(
     ctx: typer.Context,
     idle_wait: float = typer.Option(
-        1.0,
+        LONGEST_WAIT,
         "--idle-wait",
-        min=0.05,
+        min=FIRST_WAIT,
         help="The longest wait between the node's pulls while no message comes (Flower's: 3 s).",
     ),
 ) -> None:

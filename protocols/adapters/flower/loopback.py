@@ -38,6 +38,7 @@ from prism_secure.protocols.adapters.flower.processes import (
     port_open,
     reap,
 )
+from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
 from prism_secure.protocols.adapters.flower.runs import FlowerControl, toml_lines
 
 CONNECTION = "loopback"
@@ -72,7 +73,7 @@ class LoopbackFederation(FlowerControl):
     poll_interval: float = 0.5  # SuperExecs' task polls: each one is a request to a node
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
-    idle_wait: float | None = 1.0  # longest wait between a SuperNode's pulls; None: Flower's 3 s
+    idle_wait: float | None = LONGEST_WAIT  # a SuperNode's longest idle wait; None: Flower's 3 s
     _processes: dict[str, _Process] = field(default_factory=dict, init=False)
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
