@@ -9,7 +9,8 @@ interpreter per message) instead of the warm one the one-machine trial uses; ``-
 lets every node train at once instead of taking turns for the cores, as the trial's do.
 ``--idle-wait S`` is the longest wait between a SuperNode's empty pulls (the trial's prompter
 SuperNode: 0.05 s after a message, doubling up to S, 1 s by default); ``--idle-wait 0`` starts
-Flower's own ``flower-supernode``, which waits a fixed 3 s.
+Flower's own ``flower-supernode``, which waits a fixed 3 s. ``--no-fork`` starts each prompter
+SuperNode as an interpreter of its own instead of forking all from one that imported Flower once.
 
 ``idle``: the cores each kind of process of a federation with no run uses (SuperLink,
 SuperNodes, warm SuperExec): the standing price of their polls, which a run's training pays too.
@@ -129,6 +130,7 @@ def flower_run(
     warm: bool = True,
     slotted: bool = True,
     idle_wait: float | None = LONGEST_WAIT,
+    fork: bool = True,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -157,6 +159,7 @@ def flower_run(
             startup_timeout=600.0,
             warm=WARM_MODULES if warm else None,
             idle_wait=idle_wait,
+            fork=fork,
         ) as fed:
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
@@ -237,6 +240,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             warm=not args.cold,
             slotted=not args.no_slots,
             idle_wait=args.idle_wait,
+            fork=not args.no_fork,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -251,6 +255,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "flower_overrides": dict(args.flower_set),
             "superexec": "flower" if args.cold else "warm",
             "supernode_idle_wait_s": args.idle_wait,
+            "supernodes_forked": args.idle_wait is not None and not args.no_fork,
             "train_slots": flower["train_slots"],
             "load_average": os.getloadavg(),
             "completed": flower["completed"],
@@ -283,12 +288,14 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
                 not args.cold,
                 not args.no_slots,
                 args.idle_wait,
+                not args.no_fork,
             )
         row = {
             "bench": "scale",
             "supernodes": nodes,
             "superexec": "flower" if args.cold else "warm",
             "supernode_idle_wait_s": args.idle_wait,
+            "supernodes_forked": args.idle_wait is not None and not args.no_fork,
             **{k: v for k, v in res.items() if k not in ("rows", "model")},
             **_round_summary(res["rows"]),
         }
@@ -312,10 +319,11 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
     nodes = [{"partition-id": i, "num-partitions": args.supernodes} for i in range(args.supernodes)]
 
     def by_kind(fed: LoopbackFederation) -> dict[str, float]:
+        """CPU seconds by kind; a forked SuperNode counts as a SuperNode, not as its parent's."""
         out: dict[str, float] = {}
-        for name, pid in fed.pids().items():
-            kind = name.split("-")[0]
-            tree = [pid, *descendants(pid)]
+        named = {pid: name.split("-")[0] for name, pid in fed.pids().items()}
+        for pid, kind in named.items():
+            tree = [pid, *(p for p in descendants(pid) if p not in named)]
             out[kind] = out.get(kind, 0.0) + sum(_cpu_seconds(p) for p in tree)
         return out
 
@@ -326,6 +334,7 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
             nodes,
             warm=None if args.cold else WARM_MODULES,
             idle_wait=args.idle_wait,
+            fork=not args.no_fork,
         ) as fed,
     ):
         time.sleep(args.settle)  # let every process finish starting
@@ -337,6 +346,7 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
         "supernodes": args.supernodes,
         "superexec": "flower" if args.cold else "warm",
         "supernode_idle_wait_s": args.idle_wait,
+        "supernodes_forked": args.idle_wait is not None and not args.no_fork,
         "seconds": elapsed,
         "cores": {k: (after[k] - before.get(k, 0.0)) / elapsed for k in after},
         "load_average": os.getloadavg(),
@@ -423,6 +433,11 @@ def main() -> None:
         )
         parser.add_argument(
             "--no-slots", action="store_true", help="every node trains at once (no train-slots)"
+        )
+        parser.add_argument(
+            "--no-fork",
+            action="store_true",
+            help="each prompter SuperNode an interpreter of its own, not forked from one",
         )
         parser.add_argument(
             "--min-available-mib",

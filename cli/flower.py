@@ -7,7 +7,8 @@ without a PKI of its own. ``superexec`` serves a site's SuperNode (started with 
 process``) with the warm SuperExec, which forks each ClientApp from the imported package instead
 of starting a fresh interpreter for every message. ``supernode`` runs Flower's own SuperNode
 with waits between its empty pulls that start at 0.05 s after each message, where flwr 1.42
-waits a fixed 3 s.
+waits a fixed 3 s, and with 10 s heartbeats, so that the server learns of a dead site within 20 s
+where flwr 1.42's 30 s heartbeats take up to a minute.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import typer
 
+from prism_secure.protocols.adapters.flower.heartbeat import DEFAULT as HEARTBEAT
+from prism_secure.protocols.adapters.flower.heartbeat import LONGEST, SHORTEST
 from prism_secure.protocols.adapters.flower.prompt_supernode import FIRST_WAIT, LONGEST_WAIT
 
 flower_app = typer.Typer(
@@ -113,6 +116,14 @@ def supernode_command(
         min=FIRST_WAIT,
         help="The longest wait between the node's pulls while no message comes (Flower's: 3 s).",
     ),
+    heartbeat: float = typer.Option(
+        HEARTBEAT,
+        "--heartbeat",
+        min=SHORTEST,
+        max=LONGEST,
+        help="The heartbeat interval the node declares; the SuperLink reports it gone within"
+        " twice that (Flower's: 30 s).",
+    ),
 ) -> None:
     """Run flower-supernode, asking the SuperLink again sooner after each message.
 
@@ -120,4 +131,4 @@ def supernode_command(
     """
     from prism_secure.protocols.adapters.flower.prompt_supernode import main
 
-    main(["--idle-wait", str(idle_wait), *ctx.args])
+    main(["--idle-wait", str(idle_wait), "--heartbeat", str(heartbeat), *ctx.args])

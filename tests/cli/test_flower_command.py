@@ -115,10 +115,22 @@ def test_supernode_hands_every_argument_after_its_options_to_the_prompter_supern
     argv = ["flower", "supernode", "--idle-wait", "0.5", "--", "--superlink", "h:9092", "--help"]
     result = runner.invoke(app, argv)
     assert result.exit_code == 0, result.output
-    assert seen == [["--idle-wait", "0.5", "--superlink", "h:9092", "--help"]]
+    assert seen == [
+        ["--idle-wait", "0.5", "--heartbeat", "10.0", "--superlink", "h:9092", "--help"]
+    ]
+    result = runner.invoke(app, ["flower", "supernode", "--heartbeat", "25", "--", "--insecure"])
+    assert result.exit_code == 0, result.output
+    assert seen[-1] == ["--idle-wait", "1.0", "--heartbeat", "25.0", "--insecure"]
 
 
 def test_supernode_refuses_a_wait_below_its_minimum() -> None:
     result = runner.invoke(app, ["flower", "supernode", "--idle-wait", "0.01", "--", "--insecure"])
     assert result.exit_code == 2
     assert "--idle-wait" in result.output
+
+
+@pytest.mark.parametrize("bad", ["9", "1801"])
+def test_supernode_refuses_a_heartbeat_the_superlink_would_refuse(bad: str) -> None:
+    result = runner.invoke(app, ["flower", "supernode", "--heartbeat", bad, "--", "--insecure"])
+    assert result.exit_code == 2
+    assert "--heartbeat" in result.output

@@ -27,6 +27,8 @@ from prism_secure.protocols.adapters.flower.certificates import (
     make_node_key,
     make_tls_files,
 )
+from prism_secure.protocols.adapters.flower.forked_supernodes import ForkSpec, NodeSpec
+from prism_secure.protocols.adapters.flower.heartbeat import DEFAULT as HEARTBEAT
 from prism_secure.protocols.adapters.flower.processes import (
     PR_SET_CHILD_SUBREAPER,
     FederationError,
@@ -40,15 +42,9 @@ from prism_secure.protocols.adapters.flower.processes import (
 )
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
 from prism_secure.protocols.adapters.flower.runs import FlowerControl, toml_lines
+from prism_secure.protocols.adapters.flower.started import Started
 
 CONNECTION = "loopback"
-
-
-@dataclass
-class _Process:
-    name: str
-    argv: list[str]
-    proc: subprocess.Popen[bytes] | None = None
 
 
 @dataclass
@@ -62,8 +58,12 @@ class LoopbackFederation(FlowerControl):
     SuperExec per node, which starts a fresh interpreter for every message. ``idle_wait`` runs
     each SuperNode as Flower's own with its fixed 3 s wait between empty pulls replaced by waits
     from 0.05 s after a message up to that many seconds
-    (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`); ``None`` starts
-    ``flower-supernode`` itself.
+    (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`), declaring a heartbeat
+    every ``heartbeat`` seconds, so that a killed node is reported within twice that; ``None``
+    starts ``flower-supernode`` itself (30 s heartbeats). ``fork`` starts those SuperNodes from
+    one process that has imported Flower once
+    (:mod:`~prism_secure.protocols.adapters.flower.forked_supernodes`) instead of one fresh
+    interpreter each.
     """
 
     workdir: Path
@@ -74,7 +74,9 @@ class LoopbackFederation(FlowerControl):
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
     idle_wait: float | None = LONGEST_WAIT  # a SuperNode's longest idle wait; None: Flower's 3 s
-    _processes: dict[str, _Process] = field(default_factory=dict, init=False)
+    heartbeat: float = HEARTBEAT  # seconds between a prompter SuperNode's heartbeats
+    fork: bool = True  # prompter SuperNodes forked from one process (not with idle_wait None)
+    _processes: dict[str, Started] = field(default_factory=dict, init=False)
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
     _env: dict[str, str] = field(default_factory=dict, init=False)
@@ -119,24 +121,29 @@ class LoopbackFederation(FlowerControl):
         self._start_superlink()
         keys = self._enrol_nodes() if self.auth else {}
         ports = free_ports(len(self.nodes))
-        for index, config in enumerate(self.nodes):
-            self._start_node(index, config, ports[index], keys.get(index))
+        args = [
+            self._node_args(index, config, ports[index], keys.get(index))
+            for index, config in enumerate(self.nodes)
+        ]
+        if self.idle_wait is not None and self.fork:
+            self._fork_nodes(args)
+        else:
+            for index, node_args in enumerate(args):
+                self._spawn(f"supernode-{index}", [*self._node_command(), *node_args])
         if self.warm is not None:
             self._start_warm_superexec(ports)
 
     def stop(self) -> None:
         """Stop everything started, SuperNodes first, then whatever is left below us."""
-        live = [p for p in self._processes.values() if p.proc and p.proc.poll() is None]
-        ordered = sorted(live, key=lambda p: p.name == "superlink")
+        live = [p for p in self._processes.values() if p.running()]
+        ordered = sorted(live, key=lambda p: (p.name == "superlink", p.name == "supernodes"))
         for p in ordered:
-            p.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            p.signal(signal.SIGTERM)
         deadline = time.monotonic() + 8.0
         for p in ordered:
-            try:
-                p.proc.wait(max(0.1, deadline - time.monotonic()))  # type: ignore[union-attr]
-            except subprocess.TimeoutExpired:
-                p.proc.kill()  # type: ignore[union-attr]
-                p.proc.wait()  # type: ignore[union-attr]
+            if not p.wait(max(0.1, deadline - time.monotonic())):
+                with contextlib.suppress(TimeoutError):
+                    p.kill(timeout=5.0)
         for _ in range(50):
             rest = descendants(os.getpid())
             if not rest:
@@ -161,7 +168,7 @@ class LoopbackFederation(FlowerControl):
                 start_new_session=True,
                 preexec_fn=child_setup,  # only a prctl before exec
             )
-        self._processes[name] = _Process(name, argv, proc)
+        self._processes[name] = Started(name, argv, proc)
         return proc
 
     def log_of(self, name: str) -> str:
@@ -234,17 +241,21 @@ class LoopbackFederation(FlowerControl):
             list(pool.map(register, [public for _, public in pairs.values()]))
         return {index: private for index, (private, _) in pairs.items()}
 
-    def _node_argv(
+    def _node_command(self) -> list[str]:
+        """What runs one SuperNode by itself; :meth:`_node_args` follow."""
+        if self.idle_wait is None:
+            return [str(self.bin / "flower-supernode")]
+        module = "prism_secure.protocols.adapters.flower.prompt_supernode"
+        waits = ["--idle-wait", str(self.idle_wait), "--heartbeat", str(self.heartbeat)]
+        return [sys.executable, "-m", module, *waits]
+
+    def _node_args(
         self, index: int, config: Mapping[str, object], port: int, key: Path | None = None
     ) -> list[str]:
+        """flower-supernode's own arguments for node ``index``."""
         config_file = self.workdir / f"node-{index}.toml"
         config_file.write_text(toml_lines(config))
-        if self.idle_wait is None:
-            argv = [str(self.bin / "flower-supernode")]
-        else:
-            argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.prompt_supernode"]
-            argv += ["--idle-wait", str(self.idle_wait)]
-        argv += [
+        argv = [
             "--superlink",
             f"127.0.0.1:{self._port}",
             "--port",
@@ -262,10 +273,29 @@ class LoopbackFederation(FlowerControl):
             argv += ["--auth-supernode-private-key", str(key)]
         return argv
 
-    def _start_node(
-        self, index: int, config: Mapping[str, object], port: int, key: Path | None = None
-    ) -> None:
-        self._spawn(f"supernode-{index}", self._node_argv(index, config, port, key))
+    def _fork_nodes(self, args: Sequence[list[str]]) -> None:
+        """Start every SuperNode from one ``forked_supernodes`` process; learn their pids."""
+        nodes = [
+            NodeSpec(name=f"supernode-{i}", log=self.logs / f"supernode-{i}.log", argv=a)
+            for i, a in enumerate(args)
+        ]
+        assert self.idle_wait is not None  # forked nodes are prompter SuperNodes
+        spec = ForkSpec(idle_wait=self.idle_wait, heartbeat=self.heartbeat, nodes=nodes)
+        spec_file, pids_file = self.workdir / "supernodes.json", self.workdir / "supernodes.pids"
+        spec_file.write_text(spec.model_dump_json())
+        module = "prism_secure.protocols.adapters.flower.forked_supernodes"
+        argv = [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
+        proc = self._spawn("supernodes", argv)
+        start = time.monotonic()
+        while not pids_file.exists():
+            if proc.poll() is not None or time.monotonic() - start > self.startup_timeout:
+                raise FederationError(
+                    f"the SuperNodes did not start; the log:\n{self.log_of('supernodes')[-2000:]}"
+                )
+            time.sleep(0.05)
+        for name, pid in json.loads(pids_file.read_text()).items():
+            node = next(n for n in nodes if n.name == name)
+            self._processes[name] = Started(name, node.argv, forked=int(pid))
 
     def _start_warm_superexec(self, ports: Sequence[int]) -> None:
         argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]
@@ -278,26 +308,15 @@ class LoopbackFederation(FlowerControl):
 
     def kill_node(self, index: int) -> None:
         """SIGKILL one SuperNode, as a crash would (its ClientApps notice and exit)."""
-        p = self._processes[f"supernode-{index}"]
-        if p.proc is not None and p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait()
+        self._processes[f"supernode-{index}"].kill()
 
     def pids(self) -> dict[str, int]:
         """The pid of every process started here that still runs, by name (``supernode-0``...)."""
-        return {
-            name: p.proc.pid
-            for name, p in self._processes.items()
-            if p.proc is not None and p.proc.poll() is None
-        }
+        return {name: p.pid for name, p in self._processes.items() if p.running()}
 
     def node_pid(self, index: int) -> int:
-        proc = self._processes[f"supernode-{index}"].proc
-        assert proc is not None
-        return proc.pid
+        return self._processes[f"supernode-{index}"].pid
 
     @property
     def superlink_pid(self) -> int:
-        proc = self._processes["superlink"].proc
-        assert proc is not None
-        return proc.pid
+        return self._processes["superlink"].pid

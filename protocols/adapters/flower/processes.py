@@ -13,6 +13,7 @@ import shlex
 import signal
 import socket
 import sys
+import traceback
 from importlib import metadata
 from pathlib import Path
 
@@ -88,6 +89,44 @@ def reap() -> None:
             return
         if pid == 0:
             return
+
+
+def alive(pid: int | None) -> bool:
+    """Whether ``pid`` runs (a zombie does not); always true for no pid."""
+    if pid is None:
+        return True
+    fields = proc_stat(pid)
+    if fields is None:  # no /proc here, or the process is gone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return fields[0] not in (b"Z", b"X")
+
+
+def run_forked(target: object, *args: object) -> int:
+    """Fork; the child dies with this process, runs ``target(*args)`` and exits with its code."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        linux_prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        target(*args)  # type: ignore[operator]
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - a ClientApp's failure must not reach the loop
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _launcher_text(target: str) -> str:

@@ -31,6 +31,9 @@ class RunOutcome:
         return self.status == "finished:completed"
 
 
+LONGEST_STATUS_WAIT = 30.0  # seconds between status queries while a run's sign is awaited
+
+
 class FlowerControl:
     """The ``flwr`` CLI against one connection (``connection`` in ``FLWR_HOME/config.toml``)."""
 
@@ -89,25 +92,29 @@ class FlowerControl:
     ) -> RunOutcome:
         """Block until the run finishes (or ``timeout`` passes, then stop it).
 
-        Each status query starts a ``flwr`` CLI process (about a CPU-second), so it is asked
-        every ``poll`` seconds; once ``sign`` (a file the app writes as it ends) exists, every
-        half second.
+        Each status query starts a ``flwr`` CLI process (about 1.3 CPU-seconds), so it is asked
+        every ``poll`` seconds. With a ``sign`` (a file the app writes as it ends) the wait
+        doubles after each query, up to ``LONGEST_STATUS_WAIT``, since the sign says when to ask:
+        the queries then only catch a run that died without writing it. Once the sign exists,
+        the status is asked every half second.
         """
 
         def ending() -> bool:
             return sign is not None and sign.exists()
 
         start = time.monotonic()
-        status, details = "unknown", ""
+        status, details, interval = "unknown", "", poll
         while time.monotonic() - start < timeout:
             status, details = self.status(run_id)
             if status.startswith("finished"):
                 break
-            next_ask = time.monotonic() + poll
+            next_ask = time.monotonic() + interval
             while time.monotonic() < next_ask and not ending():
                 time.sleep(0.1)
             if ending():
                 time.sleep(0.5)
+            elif sign is not None:
+                interval = min(2 * interval, max(poll, LONGEST_STATUS_WAIT))
         else:
             self.flwr("stop", run_id, self.connection)
             status, details = "timed out", f"no end within {timeout:.0f} s; stopped"

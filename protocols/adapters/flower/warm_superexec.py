@@ -26,19 +26,12 @@ import contextlib
 import importlib
 import os
 import signal
-import sys
 import time
-import traceback
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prism_secure.protocols.adapters.flower.processes import (
-    PR_SET_PDEATHSIG,
-    linux_prctl,
-    proc_stat,
-    reap,
-)
+from prism_secure.protocols.adapters.flower.processes import alive, reap, run_forked
 
 
 class WarmNode(BaseModel):
@@ -54,44 +47,6 @@ class WarmNode(BaseModel):
         """``HOST:PORT`` or ``HOST:PORT@PID``."""
         address, _, pid = text.partition("@")
         return cls(address=address, pid=int(pid) if pid else None)
-
-
-def alive(pid: int | None) -> bool:
-    """Whether ``pid`` runs (a zombie does not); always true for no pid."""
-    if pid is None:
-        return True
-    fields = proc_stat(pid)
-    if fields is None:  # no /proc here, or the process is gone
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return fields[0] not in (b"Z", b"X")
-
-
-def _in_child(target: object, *args: object) -> int:
-    """Fork; the child dies with this process, runs ``target(*args)`` and exits with its code."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        linux_prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        target(*args)  # type: ignore[operator]
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - a ClientApp's failure must not reach the loop
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
 
 
 def _run_task(node: WarmNode, token: str) -> None:
@@ -132,7 +87,7 @@ def node_loop(node: WarmNode, poll: float) -> None:
                 continue
             if res.HasField("task") and res.token:
                 if res.task.type == TaskType.CLIENT_APP:
-                    _in_child(_run_task, node, res.token)
+                    run_forked(_run_task, node, res.token)
                 continue  # a task may follow at once
             time.sleep(poll)
     finally:
@@ -145,7 +100,7 @@ def serve(nodes: Sequence[WarmNode], preload: Sequence[str], poll: float = 0.5) 
 
     for name in preload:
         importlib.import_module(name)
-    loops = {_in_child(node_loop, node, poll): node for node in nodes}
+    loops = {run_forked(node_loop, node, poll): node for node in nodes}
 
     def stop(signum: int, frame: object) -> None:
         for pid in loops:

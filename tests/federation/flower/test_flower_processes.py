@@ -90,7 +90,9 @@ def test_flower_run_with_tls_and_auth_equals_the_in_process_run(
     assert all(r["flower_bytes_down_per_client"] > 0 for r in rows)
     # The fourth SuperNode named itself and its missing folder, and the run went on.
     assert "missing-data" in outcome.log and "cannot take part" in outcome.log
-    # The ClientApps were forked by the warm SuperExec.
+    # The SuperNodes were forked from one process, the ClientApps by the warm SuperExec.
+    forked = set(descendants(federation.pids()["supernodes"]))
+    assert {federation.node_pid(i) for i in range(SITES + 1)} <= forked
     assert "Loading ClientApp `prism_secure.federation.flower.client_app:app`" in (
         federation.log_of("warm-superexec")
     )
@@ -107,13 +109,12 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
     tmp_path: Path,
     write_run_toml: Callable[[Path, dict[str, object]], Path],
 ) -> None:
-    # A killed node stays "online" in Flower for up to a minute, so each exchange that still
-    # expects it waits out its deadline: 12 s. On an idle machine the slowest live exchange here
-    # took 2.8 s (train 1.7-2.1 s, a phase 0.5-2.8 s), but at 8 s a CI run on a machine running
-    # about 2x slower lost a live site at a deadline and aborted round 1.
+    # The SuperNodes declare 10 s heartbeats, so the SuperLink reports a killed one unavailable
+    # within 20 s and each exchange still expecting it ends then. The deadlines are longer than
+    # that, so no live site is lost to them on a slow machine and no kill is noticed by them.
     overrides = _tiny(
         tiny_overrides,
-        **{"federation.rounds": 3, "flower.train_timeout": 12.0, "flower.phase_timeout": 12.0},
+        **{"federation.rounds": 3, "flower.train_timeout": 30.0, "flower.phase_timeout": 30.0},
     )
     toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "kills"
@@ -134,4 +135,13 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
     first, second, third = rows
     assert not first["aborted"] and first["survivors"] == 2
     assert second["aborted"] and third["aborted"]  # the run went on; each round released nothing
+
+    def reported_gone(row: dict[str, object], site: int) -> set[str]:
+        errors: dict[str, str] = row["node_errors"]  # type: ignore[assignment]
+        return {k for k, v in errors.items() if k.endswith(f":{site}") and "Node Unavailable" in v}
+
+    # Each kill was reported by the SuperLink, not found by a deadline.
+    assert reported_gone(first, 0) and reported_gone(second, 1)
+    assert reported_gone(second, 0) == {"train:0"}  # gone before round 2 began
+    assert reported_gone(third, 0) == {"train:0"} and reported_gone(third, 1) == {"train:1"}
     assert (run_dir / "model.prism").exists()

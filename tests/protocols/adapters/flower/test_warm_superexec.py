@@ -14,13 +14,8 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from prism_secure.protocols.adapters.flower.processes import free_ports
-from prism_secure.protocols.adapters.flower.warm_superexec import (
-    WarmNode,
-    _in_child,
-    alive,
-    node_loop,
-)
+from prism_secure.protocols.adapters.flower.processes import alive, free_ports, run_forked
+from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode, node_loop
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
 
@@ -58,16 +53,16 @@ def _raise_error() -> None:
 
 
 def test_a_forked_task_exits_with_its_code_and_a_failure_does_not_escape() -> None:
-    assert _exit_code(_in_child(lambda: None)) == 0
-    assert _exit_code(_in_child(_raise_system_exit, 3)) == 3
-    assert _exit_code(_in_child(_raise_error)) == 1
+    assert _exit_code(run_forked(lambda: None)) == 0
+    assert _exit_code(run_forked(_raise_system_exit, 3)) == 3
+    assert _exit_code(run_forked(_raise_error)) == 1
 
 
 def test_a_node_loop_ends_when_its_supernode_does() -> None:
     """No SuperNode answers at this port; the loop keeps asking until its pid is gone."""
     supernode = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     (port,) = free_ports(1)
-    loop = _in_child(node_loop, WarmNode(address=f"127.0.0.1:{port}", pid=supernode.pid), 0.05)
+    loop = run_forked(node_loop, WarmNode(address=f"127.0.0.1:{port}", pid=supernode.pid), 0.05)
     try:
         time.sleep(1.0)
         assert alive(loop), "the loop gave up while its SuperNode was alive"

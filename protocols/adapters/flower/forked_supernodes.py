@@ -1,0 +1,127 @@
+"""Many SuperNodes on one machine from one interpreter: Flower imported once, each node forked.
+
+Starting flwr 1.42's SuperNode costs about 2 CPU-seconds of imports (SQLAlchemy, Alembic,
+FastAPI, gRPC and Flower itself) before it sends a byte; a trial of 11 nodes on two cores spends
+most of its first 10 seconds on that. This process imports the prompter SuperNode
+(:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`) once and forks one process per
+node. Each child is Flower's own ``flower-supernode`` entry point with its own arguments, log,
+session and node key, exactly what ``python -m ...prompt_supernode ARGS`` would run; it shares
+only the parent's imported code, copy-on-write. Nothing but imports happens before the fork (the
+parent refuses to fork once a thread runs), so no connection, lock or secret is shared.
+
+The parent writes the children's pids to ``--pids`` (atomically), reaps them as they end, passes
+SIGTERM or SIGINT on to them, and exits when the last one has ended. Each child gets SIGTERM if the
+parent dies. Used by :class:`~prism_secure.protocols.adapters.flower.loopback.LoopbackFederation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prism_secure.protocols.adapters.flower import heartbeat
+from prism_secure.protocols.adapters.flower.processes import run_forked
+from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT, shorten_idle_wait
+
+
+class NodeSpec(BaseModel):
+    """One SuperNode: a name for its pid, the file its output goes to, flower-supernode's args."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    log: Path
+    argv: list[str]
+
+
+class ForkSpec(BaseModel):
+    """Every node this process starts, and the waits all of them use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    idle_wait: float = LONGEST_WAIT
+    heartbeat: float = heartbeat.DEFAULT
+    nodes: list[NodeSpec] = Field(min_length=1)
+
+
+class ForkError(RuntimeError):
+    """This process cannot fork SuperNodes safely."""
+
+
+def _run_node(node: NodeSpec) -> None:
+    """In the child: a session of its own, output to its log, then Flower's SuperNode."""
+    os.setsid()
+    fd = os.open(node.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for target in (1, 2):
+        os.dup2(fd, target)
+    os.close(fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    from flwr.supernode.cli import flower_supernode
+
+    sys.argv = ["flower-supernode", *node.argv]
+    flower_supernode()
+
+
+def start(spec: ForkSpec) -> dict[str, int]:
+    """Prepare the SuperNode once, then fork one child per node; their pids by name."""
+    import flwr.supernode.cli  # noqa: F401 - the import every child would otherwise repeat
+
+    if threading.active_count() != 1:
+        raise ForkError(f"{threading.active_count()} threads run: forking now is not safe")
+    shorten_idle_wait(spec.idle_wait)
+    heartbeat.set_heartbeat(spec.heartbeat)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return {node.name: run_forked(_run_node, node) for node in spec.nodes}
+
+
+def write_pids(path: Path, pids: dict[str, int]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(pids))
+    tmp.replace(path)
+
+
+def supervise(pids: dict[str, int]) -> None:
+    """Reap the children; pass SIGTERM and SIGINT on to them; return when all have ended."""
+    live = set(pids.values())
+
+    def forward(signum: int, frame: object) -> None:
+        for pid in live:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while live:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            return
+        live.discard(pid)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, required=True, help="a ForkSpec as JSON")
+    parser.add_argument("--pids", type=Path, required=True, help="where the pids are written")
+    args = parser.parse_args(argv)
+    spec = ForkSpec.model_validate_json(args.spec.read_bytes())
+    pids = start(spec)
+    write_pids(args.pids, pids)
+    print(f"forked {len(pids)} SuperNode(s): {pids}", flush=True)
+    supervise(pids)
+
+
+if __name__ == "__main__":
+    main()
