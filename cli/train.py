@@ -68,8 +68,11 @@ def overrides_of(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
 
 def run_training(cfg: RunConfig, resume: Path | None, quiet: bool) -> Path:
     """Train on the configured engine, drawing progress on stderr."""
+    from prism_secure.artifacts.rundir import RunDirectory
     from prism_secure.cli.progress import RichEvents
 
+    if resume is not None:  # a resumed run keeps its own config, its engine included
+        cfg = RunDirectory.open(resume).config()
     events = RichEvents(Console(stderr=True, quiet=quiet), enabled=not quiet)
     try:
         if cfg.federation.engine == "flower":

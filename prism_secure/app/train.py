@@ -20,6 +20,7 @@ from prism_secure.artifacts.atomic import write_json_atomic
 from prism_secure.artifacts.released import ReleaseStore
 from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import RunConfig
+from prism_secure.errors import RunDirError
 from prism_secure.evaluation.plots import plot_training_curves
 from prism_secure.federation.client_round import Client
 from prism_secure.federation.engine import Engine
@@ -59,6 +60,10 @@ def train_run(
     run = RunDirectory.open(resume) if resume is not None else None
     if run is not None:
         cfg = run.config()
+        if cfg.federation.engine != "in-process":  # its sites hold its releases, not this process
+            raise RunDirError(
+                f"{run.path} was trained on the {cfg.federation.engine} engine; resume it there"
+            )
     setup_threads(cfg)
     for text in run_notices(cfg):
         events.notice(text)

@@ -37,6 +37,7 @@ from prism_secure.protocols.adapters.flower.processes import (
     flower_bin,
     free_ports,
     linux_prctl,
+    parent_of,
     port_open,
     reap,
 )
@@ -283,6 +284,7 @@ class LoopbackFederation(FlowerControl):
         spec = ForkSpec(idle_wait=self.idle_wait, heartbeat=self.heartbeat, nodes=nodes)
         spec_file, pids_file = self.workdir / "supernodes.json", self.workdir / "supernodes.pids"
         spec_file.write_text(spec.model_dump_json())
+        pids_file.unlink(missing_ok=True)  # an earlier federation's, in a resumed run's folder
         module = "prism_secure.protocols.adapters.flower.forked_supernodes"
         argv = [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
         proc = self._spawn("supernodes", argv)
@@ -293,9 +295,12 @@ class LoopbackFederation(FlowerControl):
                     f"the SuperNodes did not start; the log:\n{self.log_of('supernodes')[-2000:]}"
                 )
             time.sleep(0.05)
-        for name, pid in json.loads(pids_file.read_text()).items():
-            node = next(n for n in nodes if n.name == name)
-            self._processes[name] = Started(name, node.argv, forked=int(pid))
+        pids = {name: int(pid) for name, pid in json.loads(pids_file.read_text()).items()}
+        strangers = [pid for pid in pids.values() if parent_of(pid) not in (proc.pid, None)]
+        if sorted(pids) != sorted(n.name for n in nodes) or strangers:
+            raise FederationError(f"{pids_file} does not name the SuperNodes just forked: {pids}")
+        for node in nodes:
+            self._processes[node.name] = Started(node.name, node.argv, forked=pids[node.name])
 
     def _start_warm_superexec(self, ports: Sequence[int]) -> None:
         argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]

@@ -62,6 +62,12 @@ def proc_stat(pid: int | str) -> list[bytes] | None:
     return stat[stat.rindex(b")") + 2 :].split()
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent pid of a live process (None if it is gone or there is no ``/proc``)."""
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields is not None else None
+
+
 def descendants(root: int) -> list[int]:
     """Every live process below ``root`` (Linux ``/proc``; empty elsewhere)."""
     parents: dict[int, list[int]] = {}
