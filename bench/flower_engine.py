@@ -45,6 +45,7 @@ from prism_secure.app import train_run
 from prism_secure.config import build_config, parse_set_option
 from prism_secure.data.roots import resolve_data_root
 from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES, train_slots
+from prism_secure.protocols.adapters.flower.heartbeat import for_federation
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants, proc_stat
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
@@ -131,6 +132,7 @@ def flower_run(
     slotted: bool = True,
     idle_wait: float | None = LONGEST_WAIT,
     fork: bool = True,
+    heartbeat: float | None = None,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -160,6 +162,7 @@ def flower_run(
             warm=WARM_MODULES if warm else None,
             idle_wait=idle_wait,
             fork=fork,
+            heartbeat=heartbeat,
         ) as fed:
             started = time.perf_counter() - start
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
@@ -241,6 +244,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             slotted=not args.no_slots,
             idle_wait=args.idle_wait,
             fork=not args.no_fork,
+            heartbeat=args.heartbeat,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -256,6 +260,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "superexec": "flower" if args.cold else "warm",
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
+            "heartbeat_s": fed_heartbeat(args),
             "train_slots": flower["train_slots"],
             "load_average": os.getloadavg(),
             "completed": flower["completed"],
@@ -289,6 +294,7 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
                 not args.no_slots,
                 args.idle_wait,
                 not args.no_fork,
+                args.heartbeat,
             )
         row = {
             "bench": "scale",
@@ -296,14 +302,25 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
             "superexec": "flower" if args.cold else "warm",
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
+            "heartbeat_s": fed_heartbeat(args),
             **{k: v for k, v in res.items() if k not in ("rows", "model")},
             **_round_summary(res["rows"]),
+            "survivors": [r.get("survivors") for r in res["rows"]],
         }
         out.append(row)
         print(json.dumps(row), flush=True)
         if res["memory_guard_tripped"]:
             break
     return out
+
+
+def fed_heartbeat(args: argparse.Namespace) -> float:
+    if args.idle_wait is None:
+        return 30.0  # Flower's own SuperNode
+    if args.heartbeat is not None:
+        return args.heartbeat
+    nodes = args.supernodes if isinstance(args.supernodes, int) else max(args.supernodes)
+    return for_federation(nodes)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -335,6 +352,7 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
             warm=None if args.cold else WARM_MODULES,
             idle_wait=args.idle_wait,
             fork=not args.no_fork,
+            heartbeat=args.heartbeat,
         ) as fed,
     ):
         time.sleep(args.settle)  # let every process finish starting
@@ -347,6 +365,7 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
         "superexec": "flower" if args.cold else "warm",
         "supernode_idle_wait_s": args.idle_wait,
         "supernodes_forked": args.idle_wait is not None and not args.no_fork,
+        "heartbeat_s": fed_heartbeat(args),
         "seconds": elapsed,
         "cores": {k: (after[k] - before.get(k, 0.0)) / elapsed for k in after},
         "load_average": os.getloadavg(),
@@ -433,6 +452,13 @@ def main() -> None:
         )
         parser.add_argument(
             "--no-slots", action="store_true", help="every node trains at once (no train-slots)"
+        )
+        parser.add_argument(
+            "--heartbeat",
+            type=float,
+            default=None,
+            help="the heartbeat interval a prompter SuperNode declares (default: the trial's, "
+            "10 s up to 10 nodes, longer for more; Flower's own: 30 s)",
         )
         parser.add_argument(
             "--no-fork",

@@ -23,6 +23,18 @@ NAME = "HEARTBEAT_DEFAULT_INTERVAL"
 SHORTEST = 10.0  # seconds: flwr's HEARTBEAT_MIN_INTERVAL, the least a SuperLink accepts
 LONGEST = 1800.0  # seconds: flwr's HEARTBEAT_MAX_INTERVAL
 DEFAULT = SHORTEST  # what a prompter SuperNode declares (Flower's own: 30 s)
+PER_SECOND = 2.5  # heartbeats a second that a one-machine federation spends in all
+
+
+def for_federation(nodes: int) -> float:
+    """The interval at which ``nodes`` SuperNodes on one machine send ``PER_SECOND`` in all.
+
+    Each heartbeat costs the SuperLink and the node a request: on two cores, 50 nodes at 10 s made
+    a round 1.3x slower than at 30 s, while 10 nodes at 10 s cost 0.015 cores. So a trial keeps
+    the total rate that 10 nodes have at 10 s, and larger ones notice a dead node later.
+    """
+    seconds_between = 0.8  # flwr 1.42 sends one every 0.8 x (interval - 5 s)
+    return min(LONGEST, max(SHORTEST, 5.0 + nodes / (seconds_between * PER_SECOND)))
 
 
 class HeartbeatError(RuntimeError):

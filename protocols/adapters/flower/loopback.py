@@ -28,7 +28,7 @@ from prism_secure.protocols.adapters.flower.certificates import (
     make_tls_files,
 )
 from prism_secure.protocols.adapters.flower.forked_supernodes import ForkSpec, NodeSpec
-from prism_secure.protocols.adapters.flower.heartbeat import DEFAULT as HEARTBEAT
+from prism_secure.protocols.adapters.flower.heartbeat import for_federation
 from prism_secure.protocols.adapters.flower.processes import (
     PR_SET_CHILD_SUBREAPER,
     FederationError,
@@ -60,9 +60,11 @@ class LoopbackFederation(FlowerControl):
     each SuperNode as Flower's own with its fixed 3 s wait between empty pulls replaced by waits
     from 0.05 s after a message up to that many seconds
     (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`), declaring a heartbeat
-    every ``heartbeat`` seconds, so that a killed node is reported within twice that; ``None``
-    starts ``flower-supernode`` itself (30 s heartbeats). ``fork`` starts those SuperNodes from
-    one process that has imported Flower once
+    every ``heartbeat`` seconds, so that a killed node is reported within twice that (by default
+    10 s up to 10 nodes, longer for more:
+    :func:`~prism_secure.protocols.adapters.flower.heartbeat.for_federation`); ``idle_wait=None``
+    starts ``flower-supernode`` itself (30 s heartbeats). ``fork`` starts the prompter SuperNodes
+    from one process that has imported Flower once
     (:mod:`~prism_secure.protocols.adapters.flower.forked_supernodes`) instead of one fresh
     interpreter each.
     """
@@ -75,7 +77,7 @@ class LoopbackFederation(FlowerControl):
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
     idle_wait: float | None = LONGEST_WAIT  # a SuperNode's longest idle wait; None: Flower's 3 s
-    heartbeat: float = HEARTBEAT  # seconds between a prompter SuperNode's heartbeats
+    heartbeat: float | None = None  # a prompter SuperNode's interval; None: for_federation(N)
     fork: bool = True  # prompter SuperNodes forked from one process (not with idle_wait None)
     _processes: dict[str, Started] = field(default_factory=dict, init=False)
     _port: int = field(default=0, init=False)
@@ -86,6 +88,8 @@ class LoopbackFederation(FlowerControl):
         self.connection = CONNECTION
         self.workdir = Path(self.workdir)
         self.tls = self.tls or self.auth
+        if self.heartbeat is None:
+            self.heartbeat = for_federation(len(self.nodes))
         self.home = self.workdir / "flwr-home"
         self.logs = self.workdir / "logs"
         self.bin = flower_bin(self.workdir / "bin")

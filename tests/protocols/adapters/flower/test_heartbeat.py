@@ -78,3 +78,12 @@ def test_the_supernode_command_refuses_a_bad_heartbeat(
     assert exit_info.value.code == 2
     assert "--heartbeat must be 10-1800 s" in capsys.readouterr().err
     assert heartbeat.DEFAULT == heartbeat.SHORTEST == 10.0
+
+
+def test_a_trial_keeps_its_heartbeat_load_and_stays_within_what_a_superlink_accepts() -> None:
+    from prism_secure.protocols.adapters.flower.heartbeat import PER_SECOND, for_federation
+
+    assert [for_federation(n) for n in (1, 4, 10)] == [10.0, 10.0, 10.0]
+    assert for_federation(50) == 30.0 and for_federation(10_000) == 1800.0
+    for n in (10, 50, 100, 400):  # flwr 1.42 sends one every 0.8 x (interval - 5 s) per node
+        assert n / (0.8 * (for_federation(n) - 5.0)) == pytest.approx(PER_SECOND)
