@@ -40,6 +40,12 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+def _ctrl_c_as_at_a_terminal() -> None:  # pragma: no cover - runs in the child before exec
+    # A job started in the background of a script (as CI may be) inherits SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler; a user's terminal delivers it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_trial_stops_every_process_on_ctrl_c_and_resumes_to_the_end(
     tiny_overrides: dict[str, object],
     tmp_path: Path,
@@ -52,6 +58,7 @@ def test_the_trial_stops_every_process_on_ctrl_c_and_resumes_to_the_end(
         [*CLI, "--config", str(toml), "--engine", "flower", "--supernodes", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     releases = run / "sites"
     try:
