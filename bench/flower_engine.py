@@ -45,7 +45,6 @@ from prism_secure.app import train_run
 from prism_secure.config import build_config, parse_set_option
 from prism_secure.data.roots import resolve_data_root
 from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES, train_slots
-from prism_secure.protocols.adapters.flower.heartbeat import for_federation
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants, proc_stat
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
@@ -152,7 +151,7 @@ def flower_run(
     watch = MemoryWatch(min_available_mib)
     watch.start()
     start = time.perf_counter()
-    started, link_peak, status = 0.0, 0, "memory guard tripped"
+    started, link_peak, status, declared = 0.0, 0, "memory guard tripped", 0.0
     completed = False
     try:
         with LoopbackFederation(
@@ -164,7 +163,7 @@ def flower_run(
             fork=fork,
             heartbeat=heartbeat,
         ) as fed:
-            started = time.perf_counter() - start
+            started, declared = time.perf_counter() - start, declared_heartbeat(fed)
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
             end = time.monotonic() + timeout
             asked = 0.0  # each status is a flwr CLI process: ask rarely, and once the run is over
@@ -187,6 +186,7 @@ def flower_run(
         watch.stop()
     return {
         "train_slots": slots,
+        "heartbeat_s": declared,
         "completed": completed and not watch.tripped,
         "status": status,
         "memory_guard_tripped": watch.tripped,
@@ -260,7 +260,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "superexec": "flower" if args.cold else "warm",
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
-            "heartbeat_s": fed_heartbeat(args),
+            "heartbeat_s": flower["heartbeat_s"],
             "train_slots": flower["train_slots"],
             "load_average": os.getloadavg(),
             "completed": flower["completed"],
@@ -302,7 +302,6 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
             "superexec": "flower" if args.cold else "warm",
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
-            "heartbeat_s": fed_heartbeat(args),
             **{k: v for k, v in res.items() if k not in ("rows", "model")},
             **_round_summary(res["rows"]),
             "survivors": [r.get("survivors") for r in res["rows"]],
@@ -314,13 +313,9 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
     return out
 
 
-def fed_heartbeat(args: argparse.Namespace) -> float:
-    if args.idle_wait is None:
-        return 30.0  # Flower's own SuperNode
-    if args.heartbeat is not None:
-        return args.heartbeat
-    nodes = args.supernodes if isinstance(args.supernodes, int) else max(args.supernodes)
-    return for_federation(nodes)
+def declared_heartbeat(fed: LoopbackFederation) -> float:
+    """The heartbeat interval the federation's SuperNodes declare (Flower's own: 30 s)."""
+    return 30.0 if fed.idle_wait is None or fed.heartbeat is None else fed.heartbeat
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -359,13 +354,14 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
         before, start = by_kind(fed), time.monotonic()
         time.sleep(args.seconds)
         after, elapsed = by_kind(fed), time.monotonic() - start
+        declared = declared_heartbeat(fed)
     row = {
         "bench": "idle",
         "supernodes": args.supernodes,
         "superexec": "flower" if args.cold else "warm",
         "supernode_idle_wait_s": args.idle_wait,
         "supernodes_forked": args.idle_wait is not None and not args.no_fork,
-        "heartbeat_s": fed_heartbeat(args),
+        "heartbeat_s": declared,
         "seconds": elapsed,
         "cores": {k: (after[k] - before.get(k, 0.0)) / elapsed for k in after},
         "load_average": os.getloadavg(),

@@ -62,6 +62,21 @@ def proc_stat(pid: int | str) -> list[bytes] | None:
     return stat[stat.rindex(b")") + 2 :].split()
 
 
+def processes_mentioning(text: str) -> list[str]:
+    """The command lines of live processes that contain ``text`` (Linux ``/proc``)."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
 def parent_of(pid: int) -> int | None:
     """The parent pid of a live process (None if it is gone or there is no ``/proc``)."""
     fields = proc_stat(pid)

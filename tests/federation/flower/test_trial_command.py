@@ -8,7 +8,6 @@ site reusing the release it made before the interruption.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,22 +21,11 @@ from prism_secure.app import train_run
 from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.config import build_config
 from prism_secure.errors import RunDirError
+from prism_secure.protocols.adapters.flower.processes import processes_mentioning
 
 pytest.importorskip("flwr")
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 CLI = [sys.executable, "-m", "prism_secure.cli.app", "train", "--quiet"]
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(cmdline)
-    return found
 
 
 def _ctrl_c_as_at_a_terminal() -> None:  # pragma: no cover - runs in the child before exec
@@ -67,14 +55,14 @@ def test_the_trial_stops_every_process_on_ctrl_c_and_resumes_to_the_end(
             assert trial.poll() is None, trial.communicate()[1].decode()[-3000:]
             assert time.monotonic() < deadline, "the sites never made their releases"
             time.sleep(0.1)
-        assert _processes_mentioning(str(run / "flower"))  # its SuperLink and SuperNodes
+        assert processes_mentioning(str(run / "flower"))  # its SuperLink and SuperNodes
         trial.send_signal(signal.SIGINT)  # Ctrl-C, after the releases, before any checkpoint
         _, err = trial.communicate(timeout=120)
     finally:
         trial.kill()
         trial.wait()
     assert trial.returncode == 130, err.decode()[-3000:]
-    assert _processes_mentioning(str(run / "flower")) == []
+    assert processes_mentioning(str(run / "flower")) == []
     assert not (run / "model.prism").exists()
     released = {p: p.read_bytes() for p in releases.glob("site-*/run-*/released/*.pt")}
 
@@ -88,7 +76,7 @@ def test_the_trial_stops_every_process_on_ctrl_c_and_resumes_to_the_end(
     ledger = json.loads((run / "privacy.json").read_text())
     assert ledger["releases_per_client"] == 1 and ledger["epsilon"] <= 8.0  # the sites kept theirs
     assert {p: p.read_bytes() for p in releases.glob("site-*/run-*/released/*.pt")} == released
-    assert _processes_mentioning(str(run / "flower")) == []
+    assert processes_mentioning(str(run / "flower")) == []
 
 
 def test_a_flower_run_is_not_resumed_in_process(tiny_overrides: dict[str, object]) -> None:

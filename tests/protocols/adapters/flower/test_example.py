@@ -9,7 +9,6 @@ every process started must be gone afterwards.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,21 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from prism_secure.protocols.adapters.flower.processes import processes_mentioning
+
 pytest.importorskip("flwr")
 RUN = Path(__file__).resolve().parents[4] / "examples" / "flower_secagg" / "run.py"
 FAULTS = "1:0:update:nan;1:1:share:error;1:2:masked:error;1:3:consistency:error;1:4:unmask:error"
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(cmdline)
-    return found
 
 
 @pytest.mark.slow
@@ -59,4 +48,4 @@ def test_example_with_a_refused_update_and_a_dropout_at_every_phase(tmp_path: Pa
     assert "3@consistency" in row and "4@unmask" in row
     assert "round 1 refused partition 0: non-finite 'weight' (protocol client" in done.stdout
     assert (workdir / "flwr-home" / "config.toml").is_file()  # Flower's state stayed in there
-    assert _processes_mentioning(str(workdir)) == []
+    assert processes_mentioning(str(workdir)) == []
