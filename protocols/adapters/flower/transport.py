@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
+from prism_secure.protocols.adapters.flower.bounded_pulls import bounded_until
 from prism_secure.protocols.errors import MessageError
 
 RECORD = "prism-secagg"
@@ -104,8 +105,10 @@ def exchange(
     """Send ``contents[node]`` to each node; collect replies until all arrive or ``deadline``.
 
     ``grid`` is the ServerApp's :class:`flwr.serverapp.Grid`. A node whose reply is an error
-    (its ClientApp raised, or the SuperLink found it unavailable) is in ``errors`` with the
-    reason; a node that did not answer in time is in ``missing``.
+    (its ClientApp raised, the SuperLink found it unavailable, or its reply was still not
+    uploaded at the deadline) is in ``errors`` with the reason; a node that did not answer in
+    time is in ``missing``. The last pull starts at the deadline, so a reply that came in during
+    the one before it counts, and no pull runs much past it (:mod:`.bounded_pulls`).
     """
     start = time.monotonic()
     out = Exchange()
@@ -121,10 +124,12 @@ def exchange(
             pending[mid] = node
         else:
             out.errors[node] = "Flower refused the message"
-    first = True
-    while pending and (first or time.monotonic() - start < deadline):
-        first = False  # one pull at least: replies that came in while pushing count
-        for reply in grid.pull_messages(list(pending)):  # type: ignore[attr-defined]
+    ends = start + deadline
+    while pending:
+        started = time.monotonic()
+        with bounded_until(ends):  # a half-uploaded reply may not hold the others up
+            replies = list(grid.pull_messages(list(pending)))  # type: ignore[attr-defined]
+        for reply in replies:
             node = pending.pop(reply.metadata.reply_to_message_id, None)
             if node is None:
                 continue
@@ -133,8 +138,10 @@ def exchange(
             else:
                 out.replies[node] = reply
                 out.bytes_up[node] = carried_bytes(reply)
+        if started >= ends:
+            break  # the pull that began at the deadline was the last
         if pending:
-            time.sleep(poll)
+            time.sleep(max(0.0, min(poll, ends - time.monotonic())))
     out.missing = set(pending.values())
     out.seconds = time.monotonic() - start
     return out
