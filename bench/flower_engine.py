@@ -11,6 +11,8 @@ lets every node train at once instead of taking turns for the cores, as the tria
 SuperNode: 0.05 s after a message, doubling up to S, 1 s by default); ``--idle-wait 0`` starts
 Flower's own ``flower-supernode``, which waits a fixed 3 s. ``--no-fork`` starts each prompter
 SuperNode as an interpreter of its own instead of forking all from one that imported Flower once.
+``--cold-server`` has the SuperLink's own SuperExec start a fresh ``flwr-serverapp`` instead of
+the warm SuperExec forking the ServerApp.
 
 ``idle``: the cores each kind of process of a federation with no run uses (SuperLink,
 SuperNodes, warm SuperExec): the standing price of their polls, which a run's training pays too.
@@ -20,7 +22,7 @@ the SuperLink's peak resident memory, and the peak memory of every process of th
 A memory guard stops a size whose processes would exhaust the machine, and says so.
 
     python bench/flower_engine.py default --supernodes 10 [--rounds R] [--set KEY=VALUE] \
-        [--flower-set KEY=VALUE] [--cold] --json flower_engine.jsonl
+        [--flower-set KEY=VALUE] [--cold] [--cold-server] --json flower_engine.jsonl
     python bench/flower_engine.py scale --supernodes 10 30 50 --rounds 2 \
         --json flower_engine.jsonl
     python bench/flower_engine.py idle --supernodes 10 [--idle-wait 0] --json flower_engine.jsonl
@@ -132,6 +134,7 @@ def flower_run(
     idle_wait: float | None = LONGEST_WAIT,
     fork: bool = True,
     heartbeat: float | None = None,
+    warm_server: bool = True,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -162,6 +165,7 @@ def flower_run(
             idle_wait=idle_wait,
             fork=fork,
             heartbeat=heartbeat,
+            warm_server=warm_server,
         ) as fed:
             started, declared = time.perf_counter() - start, declared_heartbeat(fed)
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
@@ -184,19 +188,24 @@ def flower_run(
             raise
     finally:
         watch.stop()
+    rows = _rows(run_dir) if (run_dir / "metrics.jsonl").exists() else []
+    wall = time.perf_counter() - start
     return {
         "train_slots": slots,
         "heartbeat_s": declared,
+        # the run's time outside its rounds: the ServerApp's start, the wait for the sites, the
+        # export and the status queries that notice the end
+        "outside_rounds_s": wall - started - sum(r["seconds"] for r in rows),
         "completed": completed and not watch.tripped,
         "status": status,
         "memory_guard_tripped": watch.tripped,
-        "wall_s": time.perf_counter() - start,
+        "wall_s": wall,
         "startup_s": started,
-        "run_s": time.perf_counter() - start - started,
+        "run_s": wall - started,
         "superlink_peak_mib": link_peak / 1024,
         "all_processes_peak_mib": watch.peak_total_kib / 1024,
         "machine_min_available_mib": watch.min_available_mib_seen,
-        "rows": _rows(run_dir) if (run_dir / "metrics.jsonl").exists() else [],
+        "rows": rows,
         "model": (run_dir / "model.prism").read_bytes().hex()
         if (run_dir / "model.prism").exists()
         else None,
@@ -245,6 +254,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             idle_wait=args.idle_wait,
             fork=not args.no_fork,
             heartbeat=args.heartbeat,
+            warm_server=not args.cold_server,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -253,11 +263,13 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "in_process_s": local_s,
             "flower_s": flower["wall_s"],
             "flower_startup_s": flower["startup_s"],
+            "flower_outside_rounds_s": flower["outside_rounds_s"],
             "ratio": flower["wall_s"] / local_s,
             "identical_model": same,
             "overrides": {k: v for k, v in overrides.items() if k != "partition.num_clients"},
             "flower_overrides": dict(args.flower_set),
             "superexec": "flower" if args.cold else "warm",
+            "serverapp": "flower" if args.cold or args.cold_server else "warm",
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
             "heartbeat_s": flower["heartbeat_s"],
@@ -425,6 +437,11 @@ def main() -> None:
         help="A config override for the Flower run only (e.g. training.threads=1).",
     )
     d.add_argument("--json", type=Path, required=True)
+    d.add_argument(
+        "--cold-server",
+        action="store_true",
+        help="the SuperLink's own SuperExec starts a fresh flwr-serverapp (not a forked one)",
+    )
     s = sub.add_parser("scale")
     s.add_argument("--supernodes", type=int, nargs="+", default=[10, 30, 50])
     s.add_argument("--rounds", type=int, default=2)

@@ -5,7 +5,8 @@ ClientApp are modules of the installed package on every machine). ``certs`` make
 of a SuperLink and one authentication key pair per SuperNode, for a trial or a small federation
 without a PKI of its own. ``superexec`` serves a site's SuperNode (started with ``--isolation
 process``) with the warm SuperExec, which forks each ClientApp from the imported package instead
-of starting a fresh interpreter for every message. ``supernode`` runs Flower's own SuperNode
+of starting a fresh interpreter for every message; with ``--superlink`` it forks a SuperLink's
+ServerApps the same way. ``supernode`` runs Flower's own SuperNode
 with waits between its empty pulls that start at 0.05 s after each message, where flwr 1.42
 waits a fixed 3 s, and with 10 s heartbeats, so that the server learns of a dead site within 20 s
 where flwr 1.42's 30 s heartbeats take up to a minute.
@@ -65,30 +66,56 @@ def certs_command(
 
 @flower_app.command("superexec")
 def superexec_command(
-    node: str = typer.Option(
-        "127.0.0.1:9094", "--node", help="The SuperNode's runtime address (its --port)."
+    node: str | None = typer.Option(
+        None,
+        "--node",
+        help="The SuperNode's runtime address (its --port); default 127.0.0.1:9094 unless "
+        "--superlink is given.",
     ),
     supernode_pid: int = typer.Option(
         0, "--supernode-pid", min=0, help="Stop when this SuperNode process ends (0: never)."
+    ),
+    superlink: str | None = typer.Option(
+        None,
+        "--superlink",
+        help="Also fork the ServerApps of this SuperLink (started with --isolation process), "
+        "at its address (its --port).",
+    ),
+    superlink_pid: int = typer.Option(
+        0, "--superlink-pid", min=0, help="Stop when this SuperLink process ends (0: never)."
+    ),
+    superlink_ca: Path | None = typer.Option(
+        None, "--superlink-ca", help="The CA certificate of a SuperLink served over TLS."
     ),
     poll: float = typer.Option(0.5, "--poll", min=0.01, help="Seconds between task polls."),
     preload: list[str] = typer.Option(
         [],
         "--preload",
-        help="A library to import once (repeatable); default: PRISM's ClientApp and its "
-        "training libraries. Another app's sites name their own, e.g. numpy.",
+        help="A library to import once (repeatable); default: PRISM's apps and their "
+        "libraries. Another app's sites name their own, e.g. numpy.",
     ),
 ) -> None:
-    """Serve a SuperNode started with `--isolation process`: fork each ClientApp warm."""
+    """Fork a SuperNode's ClientApps (and a SuperLink's ServerApps) warm, not from a fresh
+    interpreter each: serve processes started with `--isolation process`."""
     from pydantic import ValidationError
 
     from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode, serve
 
+    if node is None and superlink is None:
+        node = "127.0.0.1:9094"
     try:
-        target = WarmNode(address=node, pid=supernode_pid or None)
+        nodes = [WarmNode(address=node, pid=supernode_pid or None)] if node else []
     except ValidationError:
         typer.echo(f"error: --node {node!r} is not HOST:PORT", err=True)
         raise typer.Exit(code=2) from None
+    link = None
+    if superlink is not None:
+        try:
+            link = WarmNode(address=superlink, pid=superlink_pid or None, ca=superlink_ca)
+        except ValidationError:
+            what = "not HOST:PORT" if superlink_ca is None or superlink_ca.is_file() else "no CA"
+            typer.echo(f"error: --superlink {superlink!r} ({superlink_ca}): {what}", err=True)
+            raise typer.Exit(code=2) from None
     if not preload:
         from prism_secure.federation.flower.local import WARM_MODULES
 
@@ -101,7 +128,7 @@ def superexec_command(
         if not found:
             typer.echo(f"error: --preload {name!r}: no such module here", err=True)
             raise typer.Exit(code=2)
-    serve([target], preload, poll)
+    serve(nodes, preload, poll, link)
 
 
 @flower_app.command(

@@ -134,3 +134,38 @@ def test_supernode_refuses_a_heartbeat_the_superlink_would_refuse(bad: str) -> N
     result = runner.invoke(app, ["flower", "supernode", "--heartbeat", bad, "--", "--insecure"])
     assert result.exit_code == 2
     assert "--heartbeat" in result.output
+
+
+def test_superexec_refuses_a_bad_superlink_address_or_a_missing_ca(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["flower", "superexec", "--superlink", "not-an-address"])
+    assert result.exit_code == 2 and "--superlink 'not-an-address'" in result.output
+    missing = tmp_path / "ca.crt"
+    args = ["flower", "superexec", "--superlink", "127.0.0.1:8000", "--superlink-ca", str(missing)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "no CA" in result.output
+
+
+def test_superexec_serves_a_superlink_alone_until_it_ends() -> None:
+    """With --superlink and no --node it serves the SuperLink's ServerApps and no SuperNode."""
+    import time
+
+    from prism_secure.protocols.adapters.flower.processes import free_ports
+
+    superlink = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (port,) = free_ports(1)
+    argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
+    argv += ["--superlink", f"127.0.0.1:{port}", "--superlink-pid", str(superlink.pid)]
+    argv += ["--preload", "json"]
+    served = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert served.stdout is not None
+        line = served.stdout.readline().strip()
+        assert line == "warm SuperExec serving 0 SuperNode(s) and a SuperLink"
+        time.sleep(0.5)
+        assert served.poll() is None
+        superlink.kill()
+        assert served.wait(timeout=60) == 0
+    finally:
+        superlink.kill()
+        served.kill()
+        served.wait()

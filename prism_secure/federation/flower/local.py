@@ -27,8 +27,12 @@ from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.runs import RunOutcome
 
 APP_DIR = Path(__file__).resolve().parent / "flower-app"
-#: Imported once by the trial's warm SuperExec, which forks every ClientApp from them.
-WARM_MODULES = ("prism_secure.federation.flower.client_app", *TRAINING_MODULES)
+#: Imported once by the trial's warm SuperExec, which forks the ServerApp and every ClientApp.
+WARM_MODULES = (
+    "prism_secure.federation.flower.client_app",
+    "prism_secure.federation.flower.server_run",
+    *TRAINING_MODULES,
+)
 
 
 class FlowerRunError(PrismError):
@@ -101,23 +105,25 @@ def _follow(
     """Report rounds as the ServerApp writes them, until the run ends.
 
     Asking Flower for the run's status starts a CLI process (about a CPU-second), so it is asked
-    rarely, and often only once the ServerApp has written its summary.
+    every 30 s until the ServerApp has written its summary, then until the run has ended; its
+    log is fetched only for a run that did not complete.
     """
-    seen, start, last_status = 0, time.monotonic(), 0.0
-    while time.monotonic() - start < timeout:
+    seen, start, last_status = 0, time.monotonic(), time.monotonic()
+    while time.monotonic() - start < timeout and not run.summary_path.exists():
         rows = run.metrics()
         for record in rows[seen:]:
             events.round_finished(record)
         seen = len(rows)
-        every = 2.0 if run.summary_path.exists() else 30.0
-        if time.monotonic() - last_status > every:
+        if time.monotonic() - last_status > 30.0:  # a run that died without its summary
             status, _ = fed.status(run_id)
             last_status = time.monotonic()
             if status.startswith("finished"):
                 break
-        time.sleep(1.0)
+        time.sleep(0.5)
+    for record in run.metrics()[seen:]:
+        events.round_finished(record)
     remaining = max(1.0, timeout - (time.monotonic() - start))
-    return fed.wait(run_id, timeout=remaining, poll=2.0, sign=run.summary_path)
+    return fed.wait(run_id, timeout=remaining, poll=2.0, sign=run.summary_path, log=False)
 
 
 def train_on_loopback(

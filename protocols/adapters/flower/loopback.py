@@ -44,6 +44,7 @@ from prism_secure.protocols.adapters.flower.processes import (
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
 from prism_secure.protocols.adapters.flower.runs import FlowerControl, toml_lines
 from prism_secure.protocols.adapters.flower.started import Started
+from prism_secure.protocols.adapters.flower.warm_superexec import Peers, WarmNode
 
 CONNECTION = "loopback"
 
@@ -56,7 +57,9 @@ class LoopbackFederation(FlowerControl):
     public key, so that only enrolled nodes can join (``auth`` implies ``tls``). ``warm`` names
     modules for one warm SuperExec to import once and fork every ClientApp from
     (:mod:`~prism_secure.protocols.adapters.flower.warm_superexec`); ``None`` keeps Flower's own
-    SuperExec per node, which starts a fresh interpreter for every message. ``idle_wait`` runs
+    SuperExec per node, which starts a fresh interpreter for every message; with ``warm_server``
+    (the default) the same warm SuperExec forks the run's ServerApp too, instead of the
+    SuperLink's own SuperExec starting a fresh ``flwr-serverapp``. ``idle_wait`` runs
     each SuperNode as Flower's own with its fixed 3 s wait between empty pulls replaced by waits
     from 0.05 s after a message up to that many seconds
     (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`), declaring a heartbeat
@@ -76,6 +79,7 @@ class LoopbackFederation(FlowerControl):
     poll_interval: float = 0.5  # SuperExecs' task polls: each one is a request to a node
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
+    warm_server: bool = True  # with warm: the ServerApp forked by the warm SuperExec too
     idle_wait: float | None = LONGEST_WAIT  # a SuperNode's longest idle wait; None: Flower's 3 s
     heartbeat: float | None = None  # a prompter SuperNode's interval; None: for_federation(N)
     fork: bool = True  # prompter SuperNodes forked from one process (not with idle_wait None)
@@ -123,6 +127,8 @@ class LoopbackFederation(FlowerControl):
         self.logs.mkdir(parents=True, exist_ok=True)
         if self.tls:
             self._tls_files = make_tls_files(self.workdir / "certificates")
+        if self.warm is not None:
+            self._start_warm_superexec()  # first: it imports while the others start
         self._start_superlink()
         keys = self._enrol_nodes() if self.auth else {}
         ports = free_ports(len(self.nodes))
@@ -136,7 +142,7 @@ class LoopbackFederation(FlowerControl):
             for index, node_args in enumerate(args):
                 self._spawn(f"supernode-{index}", [*self._node_command(), *node_args])
         if self.warm is not None:
-            self._start_warm_superexec(ports)
+            self._name_warm_peers(ports)
 
     def stop(self) -> None:
         """Stop everything started, SuperNodes first, then whatever is left below us."""
@@ -202,6 +208,8 @@ class LoopbackFederation(FlowerControl):
                 argv.append("--insecure")
             if self.auth:
                 argv.append("--enable-supernode-auth")
+            if self._serves_server:
+                argv += ["--isolation", "process"]  # the warm SuperExec runs the ServerApp
             proc = self._spawn("superlink", argv)
             start = time.monotonic()
             while time.monotonic() - start < self.startup_timeout and proc.poll() is None:
@@ -306,14 +314,33 @@ class LoopbackFederation(FlowerControl):
         for node in nodes:
             self._processes[node.name] = Started(node.name, node.argv, forked=pids[node.name])
 
-    def _start_warm_superexec(self, ports: Sequence[int]) -> None:
+    def _start_warm_superexec(self) -> None:
         argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]
-        argv += ["--poll", str(self.poll_interval)]
+        argv += ["--poll", str(self.poll_interval), "--peers", str(self._peers_file)]
         for module in self.warm or ():
             argv += ["--preload", module]
-        for index, port in enumerate(ports):
-            argv += ["--node", f"127.0.0.1:{port}@{self.node_pid(index)}"]
+        self._peers_file.unlink(missing_ok=True)  # an earlier federation's, in a resumed run
         self._spawn("warm-superexec", argv)
+
+    def _name_warm_peers(self, ports: Sequence[int]) -> None:
+        """Tell the warm SuperExec whom it serves, now that they run."""
+        nodes = [
+            WarmNode(address=f"127.0.0.1:{port}", pid=self.node_pid(index))
+            for index, port in enumerate(ports)
+        ]
+        link = None
+        if self._serves_server:
+            ca = self._tls_files.ca if self._tls_files is not None else None
+            link = WarmNode(address=f"127.0.0.1:{self._port}", pid=self.superlink_pid, ca=ca)
+        Peers(nodes=nodes, superlink=link).write(self._peers_file)
+
+    @property
+    def _peers_file(self) -> Path:
+        return self.workdir / "warm-peers.json"
+
+    @property
+    def _serves_server(self) -> bool:
+        return self.warm is not None and self.warm_server
 
     def kill_node(self, index: int) -> None:
         """SIGKILL one SuperNode, as a crash would (its ClientApps notice and exit)."""

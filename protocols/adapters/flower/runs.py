@@ -18,7 +18,8 @@ from prism_secure.protocols.adapters.flower.processes import FederationError
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended: Flower's status (``finished:completed`` on success) and its log."""
+    """How a run ended: Flower's status (``finished:completed`` on success) and its log (empty
+    for a completed run whose log was not asked for)."""
 
     run_id: str
     status: str
@@ -88,7 +89,12 @@ class FlowerControl:
         return str(run.get("status", "unknown")), str(run.get("status-details", ""))
 
     def wait(
-        self, run_id: str, timeout: float, poll: float = 5.0, sign: Path | None = None
+        self,
+        run_id: str,
+        timeout: float,
+        poll: float = 5.0,
+        sign: Path | None = None,
+        log: bool = True,
     ) -> RunOutcome:
         """Block until the run finishes (or ``timeout`` passes, then stop it).
 
@@ -96,7 +102,8 @@ class FlowerControl:
         every ``poll`` seconds. With a ``sign`` (a file the app writes as it ends) the wait
         doubles after each query, up to ``LONGEST_STATUS_WAIT``, since the sign says when to ask:
         the queries then only catch a run that died without writing it. Once the sign exists,
-        the status is asked every half second.
+        the status is asked every half second. The run's log is fetched (one more such process)
+        with ``log``, and always for a run that did not complete.
         """
 
         def ending() -> bool:
@@ -118,8 +125,10 @@ class FlowerControl:
         else:
             self.flwr("stop", run_id, self.connection)
             status, details = "timed out", f"no end within {timeout:.0f} s; stopped"
-        log = self.flwr("log", run_id, self.connection, "--show").stdout
-        return RunOutcome(run_id, status, details, log, time.monotonic() - start)
+        text = ""
+        if log or status != "finished:completed":
+            text = self.flwr("log", run_id, self.connection, "--show").stdout
+        return RunOutcome(run_id, status, details, text, time.monotonic() - start)
 
     def run(
         self,

@@ -10,13 +10,18 @@ token, so nothing lives on between messages except what a node writes to its own
 Preload libraries (numpy, torch, prism-secure), not the app's own modules: a module imported here
 is the one every ClientApp uses, whatever copy the run's app bundle holds.
 
-It serves SuperNodes started with ``--isolation process``. One root process imports the modules
-and forks one loop per SuperNode; each loop asks its node's Runtime API for tasks and forks a
-ClientApp for each. A loop ends when its SuperNode does (so do that loop's ClientApps, through a
-parent-death signal), and every loop ends with the root.
+It serves SuperNodes started with ``--isolation process``, and with ``--superlink`` also the
+ServerApps of a SuperLink started that way: a fresh ``flwr-serverapp`` spends its first seconds
+importing Flower, torch and the app (about 10 s on two cores), a forked one none. One root
+process imports the modules and forks one loop per SuperNode (and one for the SuperLink); each
+loop asks its peer's Runtime API for tasks and forks an app process for each, run by Flower's
+own runtime with its task token. A loop ends when its peer does (so do that loop's apps, through
+a parent-death signal), and every loop ends with the root.
 
 Run it as ``python -m prism_secure.protocols.adapters.flower.warm_superexec --node
-127.0.0.1:9094@PID --preload my_app.client``.
+127.0.0.1:9094@PID --superlink 127.0.0.1:9092@PID --preload my_app.client``. A federation that
+starts it before its other processes passes ``--peers FILE`` instead and writes the file once
+they run: the imports then overlap their start.
 """
 
 from __future__ import annotations
@@ -28,41 +33,107 @@ import os
 import signal
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FilePath
 
 from prism_secure.protocols.adapters.flower.processes import alive, reap, run_forked
 
 
 class WarmNode(BaseModel):
-    """One SuperNode served: its Runtime API address (loopback, plain HTTP) and its pid."""
+    """One peer served: its Runtime API address and pid, and the CA its TLS certificate is from
+    (``None``: plain HTTP, what a SuperNode's Runtime API speaks on loopback)."""
 
     model_config = ConfigDict(frozen=True)
 
     address: str = Field(pattern=r"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$")
     pid: int | None = Field(default=None, gt=0)
+    ca: FilePath | None = None
 
     @classmethod
-    def parse(cls, text: str) -> WarmNode:
+    def parse(cls, text: str, ca: Path | None = None) -> WarmNode:
         """``HOST:PORT`` or ``HOST:PORT@PID``."""
         address, _, pid = text.partition("@")
-        return cls(address=address, pid=int(pid) if pid else None)
+        return cls(address=address, pid=int(pid) if pid else None, ca=ca)
+
+    def certificates(self) -> bytes | None:
+        return self.ca.read_bytes() if self.ca is not None else None
 
 
-def _run_task(node: WarmNode, token: str) -> None:
+class Peers(BaseModel):
+    """Whom one warm SuperExec serves: SuperNodes, and a SuperLink's ServerApps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nodes: list[WarmNode] = Field(default_factory=list)
+    superlink: WarmNode | None = None
+
+    @classmethod
+    def await_file(cls, path: Path, timeout: float = 600.0) -> Peers:
+        """The peers ``path`` names, once it exists: a federation writes it (atomically) when its
+        processes have started, while this one imports. Ends the process if the one that started
+        it ends first, or after ``timeout`` seconds."""
+        parent, deadline = os.getppid(), time.monotonic() + timeout
+        while not path.exists():
+            if os.getppid() != parent:
+                raise SystemExit("the federation that started this warm SuperExec is gone")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no peers named in {path} within {timeout:.0f} s")
+            time.sleep(0.05)
+        return cls.model_validate_json(path.read_bytes())
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.model_dump_json())
+        tmp.replace(path)
+
+
+def preload_modules(names: Sequence[str]) -> None:
+    """Flower's app runtimes and ``names``: what every forked app then finds imported."""
+    import flwr.superlink.runtime.run_serverapp  # noqa: F401 - Flower's ServerApp runtime
+    import flwr.supernode.runtime.run_clientapp  # noqa: F401 - Flower's ClientApp runtime
+
+    for name in names:
+        importlib.import_module(name)
+
+
+def _run_clientapp(node: WarmNode, token: str) -> None:
     from flwr.supernode.runtime.run_clientapp import run_clientapp
 
     run_clientapp(
         runtime_api_address=node.address,
         token=token,
-        insecure=True,
-        certificates=None,
+        insecure=node.ca is None,
+        certificates=node.certificates(),
         parent_pid=node.pid,
     )
 
 
-def node_loop(node: WarmNode, poll: float) -> None:
-    """Ask ``node`` for ClientApp tasks and fork one process per task, while the node lives."""
+def _run_serverapp(link: WarmNode, token: str) -> None:
+    from queue import Queue
+
+    from flwr.supercore.logger import mirror_output_to_queue, restore_output
+    from flwr.superlink.runtime import run_serverapp
+
+    log_queue: Queue[str | None] = Queue()  # what `flwr log` shows, as flwr-serverapp does
+    mirror_output_to_queue(log_queue)
+    try:
+        run_serverapp(
+            runtime_api_address=link.address,
+            log_queue=log_queue,
+            token=token,
+            insecure=link.ca is None,
+            certificates=link.certificates(),
+            parent_pid=link.pid,
+            runtime_dependency_install=False,
+        )
+    finally:
+        restore_output()
+
+
+def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
+    """Ask ``node`` for ClientApp tasks (``server``: a SuperLink's ServerApp tasks) and fork one
+    process per task, while the peer lives."""
     from flwr.proto.runtime_pb2 import AcquireTaskRequest
     from flwr.supercore.constant import TaskType
     from flwr.supercore.interceptors import RuntimeVersionHttpInterceptor
@@ -70,11 +141,13 @@ def node_loop(node: WarmNode, poll: float) -> None:
 
     client = RuntimeHttpClient.from_server_address(
         server_address=node.address,
-        insecure=True,
-        root_certificates=None,
+        insecure=node.ca is None,
+        root_certificates=node.certificates(),
         interceptors=[RuntimeVersionHttpInterceptor(component_name="SuperExec")],
     )
-    wanted = [TaskType.CLIENT_APP]
+    task_type = TaskType.SERVER_APP if server else TaskType.CLIENT_APP
+    run_task = _run_serverapp if server else _run_clientapp
+    wanted = [task_type]
     try:
         while alive(node.pid):
             reap()
@@ -86,21 +159,26 @@ def node_loop(node: WarmNode, poll: float) -> None:
                 time.sleep(max(poll, 0.5))
                 continue
             if res.HasField("task") and res.token:
-                if res.task.type == TaskType.CLIENT_APP:
-                    run_forked(_run_task, node, res.token)
+                if res.task.type == task_type:
+                    run_forked(run_task, node, res.token)
                 continue  # a task may follow at once
             time.sleep(poll)
     finally:
         client.close()
 
 
-def serve(nodes: Sequence[WarmNode], preload: Sequence[str], poll: float = 0.5) -> None:
-    """Import ``preload``, then serve every node from a loop of its own until all have ended."""
-    import flwr.supernode.runtime.run_clientapp  # noqa: F401 - Flower's ClientApp runtime
-
-    for name in preload:
-        importlib.import_module(name)
+def serve(
+    nodes: Sequence[WarmNode],
+    preload: Sequence[str],
+    poll: float = 0.5,
+    superlink: WarmNode | None = None,
+) -> None:
+    """Import ``preload``, then serve every node (and ``superlink``'s ServerApps) from a loop of
+    its own until all have ended."""
+    preload_modules(preload)
     loops = {run_forked(node_loop, node, poll): node for node in nodes}
+    if superlink is not None:
+        loops[run_forked(node_loop, superlink, poll, True)] = superlink
 
     def stop(signum: int, frame: object) -> None:
         for pid in loops:
@@ -110,7 +188,8 @@ def serve(nodes: Sequence[WarmNode], preload: Sequence[str], poll: float = 0.5) 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"warm SuperExec serving {len(loops)} SuperNode(s)", flush=True)
+    served = f"{len(nodes)} SuperNode(s)" + (" and a SuperLink" if superlink else "")
+    print(f"warm SuperExec serving {served}", flush=True)
     while loops:
         try:
             pid, _ = os.wait()
@@ -121,11 +200,26 @@ def serve(nodes: Sequence[WarmNode], preload: Sequence[str], poll: float = 0.5) 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", action="append", required=True, help="HOST:PORT[@PID]")
+    parser.add_argument("--node", action="append", default=[], help="HOST:PORT[@PID]")
+    parser.add_argument("--superlink", help="HOST:PORT[@PID]: also serve its ServerApps")
+    parser.add_argument("--superlink-ca", type=Path, help="the CA of the SuperLink's TLS")
     parser.add_argument("--preload", action="append", default=[], help="a module to import once")
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between task polls")
+    parser.add_argument(
+        "--peers", type=Path, help="a JSON file naming the peers, awaited after the imports"
+    )
     args = parser.parse_args(argv)
-    serve([WarmNode.parse(n) for n in args.node], args.preload, args.poll)
+    if not (args.node or args.superlink or args.peers):
+        parser.error("serve at least one --node, the --superlink, or the --peers in a file")
+    if args.peers is not None:
+        preload_modules(args.preload)  # while the federation starts its processes
+        peers = Peers.await_file(args.peers)
+    else:
+        link = WarmNode.parse(args.superlink, args.superlink_ca) if args.superlink else None
+        peers = Peers(nodes=[WarmNode.parse(n) for n in args.node], superlink=link)
+    if not peers.nodes and peers.superlink is None:
+        raise SystemExit(f"{args.peers} names no peer")
+    serve(peers.nodes, args.preload, args.poll, peers.superlink)
 
 
 if __name__ == "__main__":

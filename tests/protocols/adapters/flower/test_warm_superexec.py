@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from prism_secure.protocols.adapters.flower.processes import alive, free_ports, run_forked
-from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode, node_loop
+from prism_secure.protocols.adapters.flower.warm_superexec import Peers, WarmNode, main, node_loop
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc")
 
@@ -26,6 +27,43 @@ def test_node_addresses_parse_and_bad_ones_are_refused() -> None:
     for bad in ("9094", "127.0.0.1", "host:port", "127.0.0.1:9094@0", "a b:1"):
         with pytest.raises((ValidationError, ValueError)):
             WarmNode.parse(bad)
+
+
+def test_a_superlink_over_tls_names_its_ca_file(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    link = WarmNode.parse("127.0.0.1:9092@7", ca)
+    assert link.ca == ca and link.certificates() == ca.read_bytes()
+    assert WarmNode.parse("127.0.0.1:9092").certificates() is None  # plain HTTP
+    with pytest.raises(ValidationError):
+        WarmNode.parse("127.0.0.1:9092", tmp_path / "missing.pem")
+
+
+def test_peers_named_in_a_file_are_awaited_and_a_bad_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "peers.json"
+    with pytest.raises(SystemExit, match="no peers named"):
+        Peers.await_file(path, timeout=0.2)
+    peers = Peers(nodes=[WarmNode.parse("127.0.0.1:9094@42")], superlink=WarmNode.parse("[::1]:1"))
+    peers.write(path)
+    assert Peers.await_file(path, timeout=0.2) == peers and not list(tmp_path.glob("*.tmp"))
+    path.write_text('{"nodes": [], "superlink": null, "extra": 1}')
+    with pytest.raises(ValidationError):
+        Peers.await_file(path)
+    path.write_text('{"nodes": [{"address": "host:port"}]}')
+    with pytest.raises(ValidationError):
+        Peers.await_file(path)
+
+
+def test_it_refuses_to_start_with_nothing_to_serve(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--preload", "json"])
+    assert exc.value.code == 2 and "--superlink" in capsys.readouterr().err
+    empty = tmp_path / "peers.json"
+    Peers().write(empty)
+    with pytest.raises(SystemExit, match="names no peer"):
+        main(["--peers", str(empty)])
 
 
 def test_a_running_process_is_alive_and_an_ended_or_zombie_one_is_not() -> None:
