@@ -21,15 +21,17 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prism_secure.protocols.adapters.flower import heartbeat
-from prism_secure.protocols.adapters.flower.processes import run_forked
+from prism_secure.protocols.adapters.flower.processes import FederationError, parent_of, run_forked
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT, shorten_idle_wait
 
 
@@ -84,6 +86,23 @@ def start(spec: ForkSpec) -> dict[str, int]:
     sys.stdout.flush()
     sys.stderr.flush()
     return {node.name: run_forked(_run_node, node) for node in spec.nodes}
+
+
+def await_pids(
+    path: Path, forker: subprocess.Popen[bytes], spec: ForkSpec, timeout: float
+) -> dict[str, int]:
+    """The pids ``forker`` (running ``main``) writes for ``spec``'s nodes, checked: every node
+    named once, each a child of ``forker`` (a stale file of an earlier federation is not)."""
+    start = time.monotonic()
+    while not path.exists():
+        if forker.poll() is not None or time.monotonic() - start > timeout:
+            raise FederationError("the SuperNodes did not start")
+        time.sleep(0.05)
+    pids = {name: int(pid) for name, pid in json.loads(path.read_text()).items()}
+    strangers = [pid for pid in pids.values() if parent_of(pid) not in (forker.pid, None)]
+    if sorted(pids) != sorted(n.name for n in spec.nodes) or strangers:
+        raise FederationError(f"{path} does not name the SuperNodes just forked: {pids}")
+    return pids
 
 
 def write_pids(path: Path, pids: dict[str, int]) -> None:

@@ -27,7 +27,11 @@ from prism_secure.protocols.adapters.flower.certificates import (
     make_node_key,
     make_tls_files,
 )
-from prism_secure.protocols.adapters.flower.forked_supernodes import ForkSpec, NodeSpec
+from prism_secure.protocols.adapters.flower.forked_supernodes import (
+    ForkSpec,
+    NodeSpec,
+    await_pids,
+)
 from prism_secure.protocols.adapters.flower.heartbeat import for_federation
 from prism_secure.protocols.adapters.flower.processes import (
     PR_SET_CHILD_SUBREAPER,
@@ -37,7 +41,6 @@ from prism_secure.protocols.adapters.flower.processes import (
     flower_bin,
     free_ports,
     linux_prctl,
-    parent_of,
     port_open,
     reap,
 )
@@ -47,6 +50,7 @@ from prism_secure.protocols.adapters.flower.started import Started
 from prism_secure.protocols.adapters.flower.warm_superexec import Peers, WarmNode
 
 CONNECTION = "loopback"
+PEERS = "warm-peers.json"  # whom the warm SuperExec serves, written once they run
 
 
 @dataclass
@@ -300,26 +304,19 @@ class LoopbackFederation(FlowerControl):
         module = "prism_secure.protocols.adapters.flower.forked_supernodes"
         argv = [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
         proc = self._spawn("supernodes", argv)
-        start = time.monotonic()
-        while not pids_file.exists():
-            if proc.poll() is not None or time.monotonic() - start > self.startup_timeout:
-                raise FederationError(
-                    f"the SuperNodes did not start; the log:\n{self.log_of('supernodes')[-2000:]}"
-                )
-            time.sleep(0.05)
-        pids = {name: int(pid) for name, pid in json.loads(pids_file.read_text()).items()}
-        strangers = [pid for pid in pids.values() if parent_of(pid) not in (proc.pid, None)]
-        if sorted(pids) != sorted(n.name for n in nodes) or strangers:
-            raise FederationError(f"{pids_file} does not name the SuperNodes just forked: {pids}")
+        try:
+            pids = await_pids(pids_file, proc, spec, self.startup_timeout)
+        except FederationError as exc:
+            raise FederationError(f"{exc}; the log:\n{self.log_of('supernodes')[-2000:]}") from None
         for node in nodes:
             self._processes[node.name] = Started(node.name, node.argv, forked=pids[node.name])
 
     def _start_warm_superexec(self) -> None:
         argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]
-        argv += ["--poll", str(self.poll_interval), "--peers", str(self._peers_file)]
+        argv += ["--poll", str(self.poll_interval), "--peers", str(self.workdir / PEERS)]
         for module in self.warm or ():
             argv += ["--preload", module]
-        self._peers_file.unlink(missing_ok=True)  # an earlier federation's, in a resumed run
+        (self.workdir / PEERS).unlink(missing_ok=True)  # an earlier federation's, if resumed
         self._spawn("warm-superexec", argv)
 
     def _name_warm_peers(self, ports: Sequence[int]) -> None:
@@ -328,15 +325,10 @@ class LoopbackFederation(FlowerControl):
             WarmNode(address=f"127.0.0.1:{port}", pid=self.node_pid(index))
             for index, port in enumerate(ports)
         ]
-        link = None
+        ca, link = self._tls_files.ca if self._tls_files is not None else None, None
         if self._serves_server:
-            ca = self._tls_files.ca if self._tls_files is not None else None
             link = WarmNode(address=f"127.0.0.1:{self._port}", pid=self.superlink_pid, ca=ca)
-        Peers(nodes=nodes, superlink=link).write(self._peers_file)
-
-    @property
-    def _peers_file(self) -> Path:
-        return self.workdir / "warm-peers.json"
+        Peers(nodes=nodes, superlink=link).write(self.workdir / PEERS)
 
     @property
     def _serves_server(self) -> bool:
