@@ -7,6 +7,7 @@ is not uniform), 2 the run directory or the options are unusable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -14,11 +15,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from prism_secure.audits.attacks.registry import ATTACKS, parse_attack_names
-from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
-from prism_secure.audits.report import AuditReport, attack_rows
-from prism_secure.audits.writer import write_reports
+from prism_secure.audits.attack_names import ATTACK_NAMES
 from prism_secure.errors import PrismError
+
+if TYPE_CHECKING:
+    from prism_secure.audits.report import AuditReport
 
 #: ATTACK_HEADER's columns, named short enough for 80 columns.
 TERMINAL_HEADER = ["attack", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "eps LB", "status"]
@@ -29,6 +30,8 @@ def attack_table(report: AuditReport) -> tuple[Table, list[str]]:
 
     Cells never wrap: a skipped attack says "skipped" in its row and why in a note below.
     """
+    from prism_secure.audits.report import attack_rows
+
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
     for col in TERMINAL_HEADER:
         table.add_column(col, no_wrap=True)
@@ -73,7 +76,7 @@ def _print_report(console: Console, report: AuditReport) -> None:
 def audit_command(
     run_dir: Path = typer.Argument(..., help="Run directory written by `prism-secure train`."),
     attacks: str = typer.Option(
-        "all", "--attacks", help=f"Comma-separated, or 'all': {', '.join(ATTACKS)}."
+        "all", "--attacks", help=f"Comma-separated, or 'all': {', '.join(ATTACK_NAMES)}."
     ),
     n_samples: int = typer.Option(10_000, "--n-samples", help="Samples drawn from the generator."),
     n_candidates: int = typer.Option(
@@ -92,6 +95,10 @@ def audit_command(
     ),
 ) -> None:
     """Audit a run for membership leakage; write audit.json, audit.md and roc.png into it."""
+    from prism_secure.audits.attacks.registry import parse_attack_names
+    from prism_secure.audits.pipeline import AuditSettings, audit_run_dir
+    from prism_secure.audits.writer import write_reports
+
     console = Console()
     try:
         settings = AuditSettings(

@@ -130,3 +130,10 @@ def test_bad_inputs_and_missing_reference_are_named(world: World) -> None:
     assert parse_attack_names("nn-pixel, monte-carlo") == ["nn-pixel", "monte-carlo"]
     with pytest.raises(AuditInputError, match="nn-pxl"):
         parse_attack_names("nn-pxl")
+
+
+def test_the_light_list_of_names_is_the_registry_in_order() -> None:
+    """The CLI's help lists the attacks from a module that loads no numpy or torch."""
+    from prism_secure.audits.attack_names import ATTACK_NAMES
+
+    assert tuple(ATTACKS) == ATTACK_NAMES
