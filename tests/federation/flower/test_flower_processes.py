@@ -134,6 +134,10 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
         while not _state_file(federation, site, round_index):
             assert time.monotonic() < deadline, f"site {site} never reached round {round_index}"
             time.sleep(0.2)
+        # A second later its training reply is uploaded. A kill during that upload would cost
+        # the training deadline (90 s: the reply is in, its objects never come); one during a
+        # later phase's upload costs that phase's (30 s).
+        time.sleep(1.0)
         federation.kill_node(site)
     assert {"supernode-0", "supernode-1"}.isdisjoint(federation.pids())
     assert {"superlink", "supernode-2", "warm-superexec"} <= set(federation.pids())
