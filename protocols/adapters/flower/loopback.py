@@ -91,11 +91,13 @@ class LoopbackFederation(FlowerControl):
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
     _env: dict[str, str] = field(default_factory=dict, init=False)
+    _warm_server: bool = field(default=False, init=False)  # the warm SuperExec forks ServerApps
 
     def __post_init__(self) -> None:
         self.connection = CONNECTION
         self.workdir = Path(self.workdir)
         self.tls = self.tls or self.auth
+        self._warm_server = self.warm is not None and self.warm_server
         if self.heartbeat is None:
             self.heartbeat = for_federation(len(self.nodes))
         self.home = self.workdir / "flwr-home"
@@ -212,7 +214,7 @@ class LoopbackFederation(FlowerControl):
                 argv.append("--insecure")
             if self.auth:
                 argv.append("--enable-supernode-auth")
-            if self._serves_server:
+            if self._warm_server:
                 argv += ["--isolation", "process"]  # the warm SuperExec runs the ServerApp
             proc = self._spawn("superlink", argv)
             start = time.monotonic()
@@ -326,17 +328,14 @@ class LoopbackFederation(FlowerControl):
             for index, port in enumerate(ports)
         ]
         ca, link = self._tls_files.ca if self._tls_files is not None else None, None
-        if self._serves_server:
+        if self._warm_server:
             link = WarmNode(address=f"127.0.0.1:{self._port}", pid=self.superlink_pid, ca=ca)
         Peers(nodes=nodes, superlink=link).write(self.workdir / PEERS)
 
-    @property
-    def _serves_server(self) -> bool:
-        return self.warm is not None and self.warm_server
-
-    def kill_node(self, index: int) -> None:
-        """SIGKILL one SuperNode, as a crash would (its ClientApps notice and exit)."""
-        self._processes[f"supernode-{index}"].kill()
+    def kill_node(self, index: int, *, graceful: bool = False) -> None:
+        """SIGKILL one SuperNode, as a crash would (its ClientApps notice and exit); ``graceful``:
+        SIGTERM, as its operator would stop it, and it tells the SuperLink that it leaves."""
+        self._processes[f"supernode-{index}"].kill(signum=signal.SIGTERM if graceful else None)
 
     def pids(self) -> dict[str, int]:
         """The pid of every process started here that still runs, by name (``supernode-0``...)."""

@@ -54,8 +54,10 @@ class Started:
             time.sleep(0.02)
         return True
 
-    def kill(self, timeout: float = 30.0) -> None:
-        """SIGKILL, then wait for the end (a forked node's parent reaps it at once)."""
-        self.signal(signal.SIGKILL)
+    def kill(self, timeout: float = 30.0, signum: int | None = None) -> None:
+        """SIGKILL (or ``signum``), then wait for the end (a forked node's parent reaps it)."""
+        signum = signal.SIGKILL if signum is None else signum
+        self.signal(signum)
         if not self.wait(timeout):
-            raise TimeoutError(f"{self.name} (pid {self.pid}) outlived SIGKILL for {timeout} s")
+            name = signal.Signals(signum).name
+            raise TimeoutError(f"{self.name} (pid {self.pid}) outlived {name} for {timeout} s")
