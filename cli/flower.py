@@ -101,21 +101,19 @@ def superexec_command(
 
     from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode, serve
 
+    def peer(flag: str, address: str, pid: int, ca: Path | None = None) -> WarmNode:
+        try:
+            return WarmNode(address=address, pid=pid or None, ca=ca)
+        except ValidationError:
+            missing_ca = ca is not None and not ca.is_file()
+            why = f"has no CA file at {ca}" if missing_ca else "is not HOST:PORT"
+            typer.echo(f"error: {flag} {address!r} {why}", err=True)
+            raise typer.Exit(code=2) from None
+
     if node is None and superlink is None:
         node = "127.0.0.1:9094"
-    try:
-        nodes = [WarmNode(address=node, pid=supernode_pid or None)] if node else []
-    except ValidationError:
-        typer.echo(f"error: --node {node!r} is not HOST:PORT", err=True)
-        raise typer.Exit(code=2) from None
-    link = None
-    if superlink is not None:
-        try:
-            link = WarmNode(address=superlink, pid=superlink_pid or None, ca=superlink_ca)
-        except ValidationError:
-            what = "not HOST:PORT" if superlink_ca is None or superlink_ca.is_file() else "no CA"
-            typer.echo(f"error: --superlink {superlink!r} ({superlink_ca}): {what}", err=True)
-            raise typer.Exit(code=2) from None
+    nodes = [peer("--node", node, supernode_pid)] if node else []
+    link = peer("--superlink", superlink, superlink_pid, superlink_ca) if superlink else None
     if not preload:
         from prism_secure.federation.flower.local import WARM_MODULES
 

@@ -78,29 +78,38 @@ def test_superexec_refuses_a_preload_module_that_does_not_exist() -> None:
     assert "--preload 'no_such_module_x': no such module here" in result.output
 
 
-def test_superexec_serves_until_its_supernode_ends() -> None:
-    """The command loads its libraries once and stops with the SuperNode it was told to follow
-    (``--preload json`` keeps the start short; PRISM's default list is loaded by the warm
-    SuperExec of the real-process equivalence test)."""
+@pytest.mark.parametrize(
+    ("peer", "served_line"),
+    [
+        ("--node", "warm SuperExec serving 1 SuperNode(s)"),
+        # with --superlink and no --node: the SuperLink's ServerApps and no SuperNode
+        ("--superlink", "warm SuperExec serving 0 SuperNode(s) and a SuperLink"),
+    ],
+)
+def test_superexec_serves_until_its_peer_ends(peer: str, served_line: str) -> None:
+    """The command loads its libraries once and stops with the SuperNode (or SuperLink) it was
+    told to follow (``--preload json`` keeps the start short; PRISM's default list is loaded by
+    the warm SuperExec of the real-process equivalence test)."""
     import time
 
     from prism_secure.protocols.adapters.flower.processes import free_ports
 
-    supernode = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    followed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     (port,) = free_ports(1)
+    pid_flag = "--supernode-pid" if peer == "--node" else "--superlink-pid"
     argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
-    argv += ["--node", f"127.0.0.1:{port}", "--supernode-pid", str(supernode.pid)]
+    argv += [peer, f"127.0.0.1:{port}", pid_flag, str(followed.pid)]
     argv += ["--preload", "json"]
     served = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert served.stdout is not None
-        assert served.stdout.readline().strip() == "warm SuperExec serving 1 SuperNode(s)"
+        assert served.stdout.readline().strip() == served_line
         time.sleep(0.5)
         assert served.poll() is None
-        supernode.kill()
+        followed.kill()
         assert served.wait(timeout=60) == 0
     finally:
-        supernode.kill()
+        followed.kill()
         served.kill()
         served.wait()
 
@@ -143,29 +152,3 @@ def test_superexec_refuses_a_bad_superlink_address_or_a_missing_ca(tmp_path: Pat
     args = ["flower", "superexec", "--superlink", "127.0.0.1:8000", "--superlink-ca", str(missing)]
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "no CA" in result.output
-
-
-def test_superexec_serves_a_superlink_alone_until_it_ends() -> None:
-    """With --superlink and no --node it serves the SuperLink's ServerApps and no SuperNode."""
-    import time
-
-    from prism_secure.protocols.adapters.flower.processes import free_ports
-
-    superlink = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    (port,) = free_ports(1)
-    argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
-    argv += ["--superlink", f"127.0.0.1:{port}", "--superlink-pid", str(superlink.pid)]
-    argv += ["--preload", "json"]
-    served = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert served.stdout is not None
-        line = served.stdout.readline().strip()
-        assert line == "warm SuperExec serving 0 SuperNode(s) and a SuperLink"
-        time.sleep(0.5)
-        assert served.poll() is None
-        superlink.kill()
-        assert served.wait(timeout=60) == 0
-    finally:
-        superlink.kill()
-        served.kill()
-        served.wait()

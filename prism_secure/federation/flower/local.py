@@ -109,19 +109,20 @@ def _follow(
     log is fetched only for a run that did not complete.
     """
     seen, start, last_status = 0, time.monotonic(), time.monotonic()
-    while time.monotonic() - start < timeout and not run.summary_path.exists():
+    while time.monotonic() - start < timeout:
+        ended = run.summary_path.exists()  # before the rows: the last row precedes the summary
         rows = run.metrics()
         for record in rows[seen:]:
             events.round_finished(record)
         seen = len(rows)
+        if ended:
+            break
         if time.monotonic() - last_status > 30.0:  # a run that died without its summary
             status, _ = fed.status(run_id)
             last_status = time.monotonic()
             if status.startswith("finished"):
                 break
         time.sleep(0.5)
-    for record in run.metrics()[seen:]:
-        events.round_finished(record)
     remaining = max(1.0, timeout - (time.monotonic() - start))
     return fed.wait(run_id, timeout=remaining, poll=2.0, sign=run.summary_path, log=False)
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prism_secure.artifacts.atomic import write_text_atomic
 from prism_secure.protocols.adapters.flower import heartbeat
 from prism_secure.protocols.adapters.flower.processes import FederationError, parent_of, run_forked
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT, shorten_idle_wait
@@ -106,9 +107,7 @@ def await_pids(
 
 
 def write_pids(path: Path, pids: dict[str, int]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(pids))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(pids))
 
 
 def supervise(pids: dict[str, int]) -> None:

@@ -91,13 +91,11 @@ class LoopbackFederation(FlowerControl):
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
     _env: dict[str, str] = field(default_factory=dict, init=False)
-    _warm_server: bool = field(default=False, init=False)  # the warm SuperExec forks ServerApps
 
     def __post_init__(self) -> None:
         self.connection = CONNECTION
         self.workdir = Path(self.workdir)
         self.tls = self.tls or self.auth
-        self._warm_server = self.warm is not None and self.warm_server
         if self.heartbeat is None:
             self.heartbeat = for_federation(len(self.nodes))
         self.home = self.workdir / "flwr-home"
@@ -323,14 +321,16 @@ class LoopbackFederation(FlowerControl):
 
     def _name_warm_peers(self, ports: Sequence[int]) -> None:
         """Tell the warm SuperExec whom it serves, now that they run."""
-        nodes = [
-            WarmNode(address=f"127.0.0.1:{port}", pid=self.node_pid(index))
-            for index, port in enumerate(ports)
-        ]
+        at = [f"127.0.0.1:{port}" for port in ports]
+        nodes = [WarmNode(address=a, pid=self.node_pid(i)) for i, a in enumerate(at)]
         ca, link = self._tls_files.ca if self._tls_files is not None else None, None
         if self._warm_server:
             link = WarmNode(address=f"127.0.0.1:{self._port}", pid=self.superlink_pid, ca=ca)
         Peers(nodes=nodes, superlink=link).write(self.workdir / PEERS)
+
+    @property
+    def _warm_server(self) -> bool:  # the warm SuperExec forks the ServerApp too
+        return self.warm is not None and self.warm_server
 
     def kill_node(self, index: int, *, graceful: bool = False) -> None:
         """SIGKILL one SuperNode, as a crash would (its ClientApps notice and exit); ``graceful``:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath
 
+from prism_secure.artifacts.atomic import write_text_atomic
 from prism_secure.protocols.adapters.flower.processes import alive, reap, run_forked
 
 
@@ -83,9 +84,7 @@ class Peers(BaseModel):
         return cls.model_validate_json(path.read_bytes())
 
     def write(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.model_dump_json())
-        tmp.replace(path)
+        write_text_atomic(path, self.model_dump_json())
 
 
 def preload_modules(names: Sequence[str]) -> None:
