@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     partitions = [{"partition-id": i, "num-partitions": args.nodes} for i in range(args.nodes)]
     # The warm SuperExec imports these libraries once and forks each ClientApp from them; the
     # app's own modules still load from its bundle in every ClientApp.
-    warm = None if args.cold else ("numpy", "prism_secure.protocols.adapters.flower")
+    warm = None if args.cold else ("numpy", "prism_secure.protocols.adapters.flower.mod")
     with LoopbackFederation(workdir, nodes=partitions, warm=warm) as federation:
         outcome = federation.run(APP, config, timeout=args.timeout, sign=out)
     if not outcome.completed:

@@ -8,6 +8,7 @@ process it started, whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from prism_secure.errors import ConfigError, PrismError, RunDirError
 from prism_secure.federation.flower.site_round import TRAINING_MODULES
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.runs import RunOutcome
+from prism_secure.protocols.adapters.flower.warm_superexec import forked_early
 
 APP_DIR = Path(__file__).resolve().parent / "flower-app"
 #: Imported once by the trial's warm SuperExec, which forks the ServerApp and every ClientApp.
@@ -140,32 +142,35 @@ def train_on_loopback(
     """Train (or resume) a run on a local Flower deployment; the run directory.
 
     ``warm`` serves the SuperNodes with one warm SuperExec that forks each ClientApp from the
-    app's imported modules; without it, Flower's own SuperExec starts a fresh interpreter for
-    every message (the same result, more slowly).
+    app's imported modules, itself forked from this process, which imports them anyway; without
+    it, Flower's own SuperExec starts a fresh interpreter for every message (the same result,
+    more slowly).
     """
     events = events or SilentEvents()
-    if resume is not None:
-        run = RunDirectory.open(resume)
-        cfg = run.config()
-    elif cfg.federation.engine != "flower":
-        raise ConfigError("federation.engine", "must be 'flower' to train on Flower")
-    else:
-        run = _new_run(cfg)
-    if cfg.federation.engine != "flower":
-        raise RunDirError(f"{run.path} was trained in-process; resume it without --engine flower")
-    with (
-        _sigterm_as_interrupt(),
-        LoopbackFederation(
+    early = forked_early(WARM_MODULES) if warm else contextlib.nullcontext(None)
+    with _sigterm_as_interrupt(), early as prewarmed:  # forked before any torch computation
+        if resume is not None:
+            run = RunDirectory.open(resume)
+            cfg = run.config()
+        elif cfg.federation.engine != "flower":
+            raise ConfigError("federation.engine", "must be 'flower' to train on Flower")
+        else:
+            run = _new_run(cfg)
+        if cfg.federation.engine != "flower":
+            raise RunDirError(
+                f"{run.path} was trained in-process; resume it without --engine flower"
+            )
+        with LoopbackFederation(
             run.path / "flower",
             site_configs(cfg, run),
             tls=tls,
             auth=auth,
             warm=WARM_MODULES if warm else None,
-        ) as fed,
-    ):
-        events.rounds_started(len(run.metrics()) + 1, cfg.federation.rounds, 0)
-        run_id = fed.submit(APP_DIR, {"run-dir": str(run.path)})
-        outcome = _follow(fed, run_id, run, events, timeout)
+            prewarmed=prewarmed,
+        ) as fed:
+            events.rounds_started(len(run.metrics()) + 1, cfg.federation.rounds, 0)
+            run_id = fed.submit(APP_DIR, {"run-dir": str(run.path)})
+            outcome = _follow(fed, run_id, run, events, timeout)
     if not outcome.completed:
         raise FlowerRunError(
             f"the Flower run {outcome.run_id} ended {outcome.status}: {outcome.details}\n"

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from prism_secure.protocols.adapters.flower.prompt_pulls import marked
+
 GRID_MODULE = "flwr.superlink.grid.http_grid"  # the ServerApp's grid; it calls pull_objects
 NAME = "pull_objects"
 GRACE = 1.0  # seconds past the deadline for a reply whose upload is under way
@@ -54,7 +56,7 @@ def install() -> None:
     """Route the grid's object pulls through the bound (once per process; idempotent)."""
     module = importlib.import_module(GRID_MODULE)
     current = getattr(module, NAME, None)
-    if getattr(current, "bounded", False):
+    if marked(current, "bounded"):
         return
     if not callable(current):
         raise BoundedPullError(f"{GRID_MODULE} has no {NAME}")

@@ -11,7 +11,6 @@ bundles) lives under the federation's work folder (``FLWR_HOME``), never in the 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -45,9 +44,13 @@ from prism_secure.protocols.adapters.flower.processes import (
     reap,
 )
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT
-from prism_secure.protocols.adapters.flower.runs import FlowerControl, toml_lines
+from prism_secure.protocols.adapters.flower.runs import (
+    FlowerControl,
+    connection_toml,
+    toml_lines,
+)
 from prism_secure.protocols.adapters.flower.started import Started
-from prism_secure.protocols.adapters.flower.warm_superexec import Peers, WarmNode
+from prism_secure.protocols.adapters.flower.warm_superexec import ForkedWarm, Peers, WarmNode
 
 CONNECTION = "loopback"
 PEERS = "warm-peers.json"  # whom the warm SuperExec serves, written once they run
@@ -60,20 +63,18 @@ class LoopbackFederation(FlowerControl):
     ``tls`` serves the SuperLink over TLS with a fresh CA; ``auth`` also enrols every SuperNode's
     public key, so that only enrolled nodes can join (``auth`` implies ``tls``). ``warm`` names
     modules for one warm SuperExec to import once and fork every ClientApp from
-    (:mod:`~prism_secure.protocols.adapters.flower.warm_superexec`); ``None`` keeps Flower's own
-    SuperExec per node, which starts a fresh interpreter for every message; with ``warm_server``
-    (the default) the same warm SuperExec forks the run's ServerApp too, instead of the
-    SuperLink's own SuperExec starting a fresh ``flwr-serverapp``. ``idle_wait`` runs
-    each SuperNode as Flower's own with its fixed 3 s wait between empty pulls replaced by waits
-    from 0.05 s after a message up to that many seconds
+    (:mod:`~prism_secure.protocols.adapters.flower.warm_superexec`), and with ``warm_server``
+    (the default) the run's ServerApp too; ``prewarmed``, one this process forked
+    (``forked_early``), serves instead of a fresh one. ``None`` keeps Flower's own SuperExecs,
+    which start a fresh interpreter for every message. ``idle_wait`` runs each SuperNode as
+    Flower's own with its fixed 3 s wait between empty pulls replaced by waits from 0.05 s after
+    a message up to that many seconds
     (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`), declaring a heartbeat
-    every ``heartbeat`` seconds, so that a killed node is reported within twice that (by default
-    10 s up to 10 nodes, longer for more:
+    every ``heartbeat`` seconds (a killed node is reported within twice that; by default
     :func:`~prism_secure.protocols.adapters.flower.heartbeat.for_federation`); ``idle_wait=None``
-    starts ``flower-supernode`` itself (30 s heartbeats). ``fork`` starts the prompter SuperNodes
-    from one process that has imported Flower once
-    (:mod:`~prism_secure.protocols.adapters.flower.forked_supernodes`) instead of one fresh
-    interpreter each.
+    starts ``flower-supernode`` itself. ``fork`` starts the prompter SuperNodes from one process
+    that has imported Flower once
+    (:mod:`~prism_secure.protocols.adapters.flower.forked_supernodes`).
     """
 
     workdir: Path
@@ -84,6 +85,7 @@ class LoopbackFederation(FlowerControl):
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
     warm_server: bool = True  # with warm: the ServerApp forked by the warm SuperExec too
+    prewarmed: ForkedWarm | None = None  # with warm: a warm SuperExec already forked
     idle_wait: float | None = LONGEST_WAIT  # a SuperNode's longest idle wait; None: Flower's 3 s
     heartbeat: float | None = None  # a prompter SuperNode's interval; None: for_federation(N)
     fork: bool = True  # prompter SuperNodes forked from one process (not with idle_wait None)
@@ -230,18 +232,8 @@ class LoopbackFederation(FlowerControl):
         )
 
     def _write_cli_config(self) -> None:
-        lines = [
-            "[superlink]",
-            f'default = "{CONNECTION}"',
-            "",
-            f"[superlink.{CONNECTION}]",
-            f'address = "127.0.0.1:{self._port}"',
-        ]
-        if self._tls_files is not None:
-            lines.append(f"root-certificates = {json.dumps(str(self._tls_files.ca))}")
-        else:
-            lines.append("insecure = true")
-        (self.home / "config.toml").write_text("\n".join(lines) + "\n")
+        ca = self._tls_files.ca if self._tls_files is not None else None
+        (self.home / "config.toml").write_text(connection_toml(CONNECTION, self._port, ca))
 
     def _enrol_nodes(self) -> dict[int, Path]:
         """Each node's key pair, every public key registered with the SuperLink; the private
@@ -312,6 +304,11 @@ class LoopbackFederation(FlowerControl):
             self._processes[node.name] = Started(node.name, node.argv, forked=pids[node.name])
 
     def _start_warm_superexec(self) -> None:
+        if self.prewarmed is not None:  # this process's child: reaped here, seen in /proc
+            self._processes["warm-superexec"] = Started(
+                "warm-superexec", [], forked=self.prewarmed.pid
+            )
+            return
         argv = [sys.executable, "-m", "prism_secure.protocols.adapters.flower.warm_superexec"]
         argv += ["--poll", str(self.poll_interval), "--peers", str(self.workdir / PEERS)]
         for module in self.warm or ():
@@ -326,7 +323,11 @@ class LoopbackFederation(FlowerControl):
         ca, link = self._tls_files.ca if self._tls_files is not None else None, None
         if self._warm_server:
             link = WarmNode(address=f"127.0.0.1:{self._port}", pid=self.superlink_pid, ca=ca)
-        Peers(nodes=nodes, superlink=link).write(self.workdir / PEERS)
+        if self.prewarmed is None:  # it writes where we sent its output
+            Peers(nodes=nodes, superlink=link).write(self.workdir / PEERS)
+        else:
+            log = self.logs / "warm-superexec.log"
+            Peers(nodes=nodes, superlink=link, log=log).write(self.prewarmed.peers)
 
     @property
     def _warm_server(self) -> bool:  # the warm SuperExec forks the ServerApp too

@@ -30,7 +30,7 @@ import time
 import types
 from collections.abc import Sequence
 
-from prism_secure.protocols.adapters.flower import heartbeat
+from prism_secure.protocols.adapters.flower import heartbeat, prompt_pulls
 
 FLOWER_SERIES = "1.42."  # the releases whose SuperNode loop this was read against
 LOOP_MODULE = "flwr.supernode.start_client_internal"
@@ -89,6 +89,7 @@ def shorten_idle_wait(longest: float) -> BackoffClock:
 
     clock = BackoffClock(longest)
     loop_module(package_version).time = clock  # type: ignore[attr-defined]
+    prompt_pulls.install((prompt_pulls.SUPERNODE,))  # a message's objects, once it is in
     return clock
 
 

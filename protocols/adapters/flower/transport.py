@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
+from prism_secure.protocols.adapters.flower import prompt_pulls
 from prism_secure.protocols.adapters.flower.bounded_pulls import bounded_until
 from prism_secure.protocols.errors import MessageError
 
@@ -111,6 +112,7 @@ def exchange(
     the one before it counts, and no pull runs much past it (:mod:`.bounded_pulls`).
     """
     start = time.monotonic()
+    prompt_pulls.install((prompt_pulls.SERVERAPP,))  # a reply read as soon as it is whole
     out = Exchange()
     messages = {
         node: Message(content, dst_node_id=node, message_type=message_type, group_id=group_id)

@@ -30,15 +30,22 @@ import argparse
 import contextlib
 import importlib
 import os
+import shutil
 import signal
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath
 
 from prism_secure.artifacts.atomic import write_text_atomic
+from prism_secure.protocols.adapters.flower import prompt_pulls
 from prism_secure.protocols.adapters.flower.processes import alive, reap, run_forked
+
+FIRST_POLL = 0.05  # seconds: the first wait after a task, doubled after each empty poll
 
 
 class WarmNode(BaseModel):
@@ -68,6 +75,7 @@ class Peers(BaseModel):
 
     nodes: list[WarmNode] = Field(default_factory=list)
     superlink: WarmNode | None = None
+    log: Path | None = None  # where a forked SuperExec writes from then on (see forked_early)
 
     @classmethod
     def await_file(cls, path: Path, timeout: float = 600.0) -> Peers:
@@ -88,9 +96,12 @@ class Peers(BaseModel):
 
 
 def preload_modules(names: Sequence[str]) -> None:
-    """Flower's app runtimes and ``names``: what every forked app then finds imported."""
+    """Flower's app runtimes and ``names``: what every forked app then finds imported; the
+    apps' object pulls made prompt (:mod:`.prompt_pulls`)."""
     import flwr.superlink.runtime.run_serverapp  # noqa: F401 - Flower's ServerApp runtime
     import flwr.supernode.runtime.run_clientapp  # noqa: F401 - Flower's ClientApp runtime
+
+    prompt_pulls.install((prompt_pulls.CLIENTAPP, prompt_pulls.SERVERAPP))  # for every fork
 
     for name in names:
         importlib.import_module(name)
@@ -132,7 +143,8 @@ def _run_serverapp(link: WarmNode, token: str) -> None:
 
 def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
     """Ask ``node`` for ClientApp tasks (``server``: a SuperLink's ServerApp tasks) and fork one
-    process per task, while the peer lives."""
+    process per task, while the peer lives: :data:`FIRST_POLL` s after a task, the wait doubling
+    to ``poll`` s while none comes."""
     from flwr.proto.runtime_pb2 import AcquireTaskRequest
     from flwr.supercore.constant import TaskType
     from flwr.supercore.interceptors import RuntimeVersionHttpInterceptor
@@ -146,7 +158,7 @@ def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
     )
     task_type = TaskType.SERVER_APP if server else TaskType.CLIENT_APP
     run_task = _run_serverapp if server else _run_clientapp
-    wanted = [task_type]
+    wanted, wait = [task_type], min(FIRST_POLL, poll)
     try:
         while alive(node.pid):
             reap()
@@ -160,8 +172,10 @@ def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
             if res.HasField("task") and res.token:
                 if res.task.type == task_type:
                     run_forked(run_task, node, res.token)
+                wait = min(FIRST_POLL, poll)  # a protocol's next message comes within a second
                 continue  # a task may follow at once
-            time.sleep(poll)
+            time.sleep(wait)
+            wait = min(2 * wait, poll)
     finally:
         client.close()
 
@@ -195,6 +209,53 @@ def serve(
         except ChildProcessError:
             break
         loops.pop(pid, None)
+
+
+@dataclass(frozen=True)
+class ForkedWarm:
+    """A warm SuperExec forked by :func:`forked_early`: its pid, and where it awaits its peers."""
+
+    pid: int
+    peers: Path
+
+
+def _serve_when_named(peers_file: Path, preload: Sequence[str], poll: float) -> None:
+    os.setsid()  # as a spawned one: a terminal's Ctrl-C reaches the federation, not its parts
+    peers = Peers.await_file(peers_file)
+    if peers.log is not None:
+        out = os.open(peers.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+    serve(peers.nodes, preload, poll, peers.superlink)
+
+
+@contextlib.contextmanager
+def forked_early(preload: Sequence[str], poll: float = 0.5) -> Iterator[ForkedWarm | None]:
+    """Import ``preload`` here and fork a warm SuperExec from this process, to serve the peers a
+    federation names later (:class:`Peers`, written to ``ForkedWarm.peers``).
+
+    A process that imports the app anyway (the one-machine trial's CLI) so saves the SuperExec its
+    own imports: about 8 CPU-seconds of torch and the app here. Call it before this process
+    computes anything with torch: GNU OpenMP's threads do not survive a fork, and a forked child
+    that then computes hangs (seen here). With other threads running it forks nothing and yields
+    ``None``; the federation then starts a SuperExec of its own. On the way out the SuperExec is
+    stopped if it still runs.
+    """
+    preload_modules(preload)
+    if threading.active_count() > 1:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="prism-warm-"))
+    pid = run_forked(_serve_when_named, folder / "peers.json", preload, poll)
+    try:
+        yield ForkedWarm(pid, folder / "peers.json")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from prism_secure.config import build_config
 from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
+from prism_secure.protocols.adapters.flower.run_status import run_status
 
 SITES = 3
 
@@ -78,6 +80,10 @@ def test_flower_run_with_tls_and_auth_equals_the_in_process_run(
     run_config = {"run-dir": str(run_dir), "config": str(toml)}
     outcome = federation.run(APP_DIR, run_config, 600, sign=run_dir / "summary.json")
     assert outcome.completed, outcome.log[-3000:]
+    # The status came from the Control API over TLS, asked from here, as `flwr ls` gives it.
+    link = tomllib.loads((federation.home / "config.toml").read_text())["superlink"]["loopback"]
+    ca = Path(link["root-certificates"])
+    assert run_status(link["address"], outcome.run_id, ca)[0] == "finished:completed"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         local = train_run(

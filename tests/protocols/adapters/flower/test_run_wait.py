@@ -7,7 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-from prism_secure.protocols.adapters.flower.runs import FlowerControl
+from prism_secure.protocols.adapters.flower.processes import free_ports
+from prism_secure.protocols.adapters.flower.run_status import run_status
+from prism_secure.protocols.adapters.flower.runs import FlowerControl, connection_toml
 
 
 class _ClockedRun(FlowerControl):
@@ -40,8 +42,34 @@ def test_awaiting_a_sign_the_waits_double_and_the_end_is_seen_at_once(tmp_path: 
     run = _ClockedRun(1.0, tmp_path / "summary.json")
     outcome = run.wait("1", timeout=30, poll=0.1, sign=tmp_path / "summary.json")
     assert outcome.completed
-    # 0, 0.1, 0.3, 0.7 s, then the sign at 1.0 s and one query half a second later
+    # 0, 0.1, 0.3, 0.7 s, then the sign at 1.0 s and one query 0.2 s later
     assert len(run.queries) == 5
     gaps = [b - a for a, b in zip(run.queries, run.queries[1:], strict=False)][:3]
     assert [round(g, 1) for g in gaps] == [0.1, 0.2, 0.4]
     assert run.queries[-1] < 1.0 + 0.5 + 0.3
+
+
+class _CliOnly(FlowerControl):
+    """A connection in Flower's config whose SuperLink does not answer this process; the CLI
+    (played here) does."""
+
+    def __init__(self, home: Path) -> None:
+        self.connection, self._env, self.calls = "loopback", {"FLWR_HOME": str(home)}, []
+
+    def flwr(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        out = '{"success": true, "runs": [{"status": "running", "status-details": ""}]}'
+        return subprocess.CompletedProcess(list(args), 0, stdout=out, stderr="")
+
+
+def test_a_status_the_control_api_does_not_give_here_is_asked_through_the_cli(
+    tmp_path: Path,
+) -> None:
+    (port,) = free_ports(1)  # nothing listens there
+    status, why = run_status(f"127.0.0.1:{port}", "7")
+    assert status == "unknown" and why
+    control = _CliOnly(tmp_path)
+    assert control.status("7") == ("running", "") and len(control.calls) == 1  # no config yet
+    (tmp_path / "config.toml").write_text(connection_toml("loopback", port))
+    assert control.status("7") == ("running", "") and len(control.calls) == 2
+    assert control.calls[-1][:2] == ("ls", "loopback")

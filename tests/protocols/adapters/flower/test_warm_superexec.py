@@ -6,6 +6,7 @@ the adapter example test both serve their SuperNodes with it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -119,3 +120,60 @@ def test_a_node_loop_ends_when_its_supernode_does() -> None:
         if alive(loop):
             os.kill(loop, 9)
             os.waitpid(loop, 0)
+
+
+FORKED_EARLY = """
+import json, os, subprocess, sys, threading, time
+from pathlib import Path
+from prism_secure.protocols.adapters.flower.processes import alive, free_ports
+from prism_secure.protocols.adapters.flower.warm_superexec import Peers, WarmNode, forked_early
+
+log, (port,) = Path(sys.argv[1]), free_ports(1)
+node = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+report = {}
+with forked_early(["json"]) as warm:
+    time.sleep(0.3)
+    report["session"] = os.getsid(warm.pid) == warm.pid  # not in this one's (a terminal's)
+    report["waits"] = alive(warm.pid) and not log.exists()  # nothing written before its peers
+    Peers(nodes=[WarmNode(address=f"127.0.0.1:{port}", pid=node.pid)], log=log).write(warm.peers)
+    deadline = time.monotonic() + 30
+    while "serving 1 SuperNode" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "it never served"
+        time.sleep(0.05)
+    node.kill()
+    node.wait()
+    while alive(warm.pid):  # it ends with the node it serves
+        assert time.monotonic() < deadline, "it outlived its node"
+        time.sleep(0.05)
+    report["folder_during"] = warm.peers.parent.is_dir()
+report["folder_after"] = warm.peers.parent.exists()
+with forked_early(["json"]) as waiting:  # never named peers: stopped on the way out
+    pid = waiting.pid
+report["stopped"] = not alive(pid)
+stop = threading.Event()
+threading.Thread(target=stop.wait).start()
+with forked_early(["json"]) as none:  # a thread runs: no fork
+    report["with_threads"] = none
+stop.set()
+print(json.dumps(report))
+"""
+
+
+def test_a_superexec_forked_early_serves_the_peers_named_later_and_logs_where_told(
+    tmp_path: Path,
+) -> None:
+    # A fresh interpreter: this one may run threads or have computed with torch.
+    log = tmp_path / "warm-superexec.log"
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_EARLY, str(log)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "session": True,
+        "waits": True,
+        "folder_during": True,
+        "folder_after": False,
+        "stopped": True,
+        "with_threads": None,
+    }
+    assert log.read_text().startswith("warm SuperExec serving 1 SuperNode(s)")
