@@ -41,7 +41,10 @@ def plot_training_curves(metrics_jsonl: Path, out_png: Path) -> Path:
     import matplotlib.pyplot as plt
 
     records = read_metrics(metrics_jsonl)
+    # Fixed margins, not tight_layout: measuring every tick label took half a second, longer
+    # than a small run's rounds, and these panels' labels always fit.
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.95, wspace=0.2, hspace=0.2)
     for ax, (key, title) in zip(axes.flat, PANELS, strict=True):
         points = [
             (r["round"], r[key])
@@ -57,7 +60,6 @@ def plot_training_curves(metrics_jsonl: Path, out_png: Path) -> Path:
             ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
     for ax in axes[1]:
         ax.set_xlabel("round")
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)

@@ -9,6 +9,8 @@ session and node key, exactly what ``python -m ...prompt_supernode ARGS`` would 
 only the parent's imported code, copy-on-write. Nothing but imports happens before the fork (the
 parent refuses to fork once a thread runs), so no connection, lock or secret is shared.
 
+It is started before the SuperLink, imports Flower meanwhile and forks once the federation writes
+the nodes' spec (``--spec``, atomically), when the SuperLink is up and every node's key enrolled.
 The parent writes the children's pids to ``--pids`` (atomically), reaps them as they end, passes
 SIGTERM or SIGINT on to them, and exits when the last one has ended. Each child gets SIGTERM if the
 parent dies. Used by :class:`~prism_secure.protocols.adapters.flower.loopback.LoopbackFederation`.
@@ -26,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +57,43 @@ class ForkSpec(BaseModel):
     idle_wait: float = LONGEST_WAIT
     heartbeat: float = heartbeat.DEFAULT
     nodes: list[NodeSpec] = Field(min_length=1)
+
+    @classmethod
+    def await_file(cls, path: Path, timeout: float = 600.0) -> ForkSpec:
+        """The spec in ``path`` once it exists (written atomically by a federation whose
+        SuperLink is up); exits if the process that started this one ends first, or after
+        ``timeout`` s."""
+        parent, deadline = os.getppid(), time.monotonic() + timeout
+        while not path.exists():
+            if os.getppid() != parent:
+                raise SystemExit("the federation that started these SuperNodes is gone")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no SuperNodes named in {path} within {timeout:.0f} s")
+            time.sleep(0.05)
+        return cls.model_validate_json(path.read_bytes())
+
+
+@dataclass
+class Forker:
+    """This module run as a process of its own, started before the SuperLink so that it imports
+    Flower while the SuperLink starts; :meth:`fork` names the nodes once the SuperLink is up."""
+
+    proc: subprocess.Popen[bytes]
+    spec_file: Path
+    pids_file: Path
+
+    @staticmethod
+    def argv(spec_file: Path, pids_file: Path) -> list[str]:
+        """The command; an earlier federation's files in the same folder are removed."""
+        for stale in (spec_file, pids_file):
+            stale.unlink(missing_ok=True)
+        module = "prism_secure.protocols.adapters.flower.forked_supernodes"
+        return [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
+
+    def fork(self, spec: ForkSpec, timeout: float) -> dict[str, int]:
+        """Name the nodes to fork; their pids, once every one runs."""
+        write_text_atomic(self.spec_file, spec.model_dump_json())
+        return await_pids(self.pids_file, self.proc, spec, timeout)
 
 
 class ForkError(RuntimeError):
@@ -131,11 +171,14 @@ def supervise(pids: dict[str, int]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, required=True, help="a ForkSpec as JSON")
+    parser.add_argument(
+        "--spec", type=Path, required=True, help="a ForkSpec as JSON, awaited after the imports"
+    )
     parser.add_argument("--pids", type=Path, required=True, help="where the pids are written")
     args = parser.parse_args(argv)
-    spec = ForkSpec.model_validate_json(args.spec.read_bytes())
-    pids = start(spec)
+    import flwr.supernode.cli  # noqa: F401 - while the federation starts its SuperLink
+
+    pids = start(ForkSpec.await_file(args.spec))
     write_pids(args.pids, pids)
     print(f"forked {len(pids)} SuperNode(s): {pids}", flush=True)
     supervise(pids)

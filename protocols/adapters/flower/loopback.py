@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +25,8 @@ from prism_secure.protocols.adapters.flower.certificates import (
     make_node_key,
     make_tls_files,
 )
-from prism_secure.protocols.adapters.flower.forked_supernodes import (
-    ForkSpec,
-    NodeSpec,
-    await_pids,
-)
+from prism_secure.protocols.adapters.flower.control_api import register_node
+from prism_secure.protocols.adapters.flower.forked_supernodes import Forker, ForkSpec, NodeSpec
 from prism_secure.protocols.adapters.flower.heartbeat import for_federation
 from prism_secure.protocols.adapters.flower.processes import (
     PR_SET_CHILD_SUBREAPER,
@@ -93,6 +89,7 @@ class LoopbackFederation(FlowerControl):
     _port: int = field(default=0, init=False)
     _tls_files: TlsFiles | None = field(default=None, init=False)
     _env: dict[str, str] = field(default_factory=dict, init=False)
+    _forker: Forker | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.connection = CONNECTION
@@ -135,6 +132,9 @@ class LoopbackFederation(FlowerControl):
             self._tls_files = make_tls_files(self.workdir / "certificates")
         if self.warm is not None:
             self._start_warm_superexec()  # first: it imports while the others start
+        if self.idle_wait is not None and self.fork:  # it imports while the SuperLink starts
+            files = (self.workdir / "supernodes.json", self.workdir / "supernodes.pids")
+            self._forker = Forker(self._spawn("supernodes", Forker.argv(*files)), *files)
         self._start_superlink()
         keys = self._enrol_nodes() if self.auth else {}
         ports = free_ports(len(self.nodes))
@@ -142,7 +142,7 @@ class LoopbackFederation(FlowerControl):
             self._node_args(index, config, ports[index], keys.get(index))
             for index, config in enumerate(self.nodes)
         ]
-        if self.idle_wait is not None and self.fork:
+        if self._forker is not None:
             self._fork_nodes(args)
         else:
             for index, node_args in enumerate(args):
@@ -236,18 +236,15 @@ class LoopbackFederation(FlowerControl):
         (self.home / "config.toml").write_text(connection_toml(CONNECTION, self._port, ca))
 
     def _enrol_nodes(self) -> dict[int, Path]:
-        """Each node's key pair, every public key registered with the SuperLink; the private
-        keys by node. The ``flwr`` calls run at once: each is a fresh interpreter."""
+        """Each node's key pair, every public key registered with the SuperLink (through its
+        Control API, from here); the private keys by node."""
         pairs = {
             index: make_node_key(self.workdir / "node-keys", f"node-{index}")
             for index in range(len(self.nodes))
         }
-
-        def register(public: Path) -> None:
-            self.flwr("supernode", "register", str(public), CONNECTION, check=True)
-
-        with ThreadPoolExecutor(max_workers=min(8, len(pairs) or 1)) as pool:
-            list(pool.map(register, [public for _, public in pairs.values()]))
+        assert self._tls_files is not None  # auth implies TLS
+        for _, public in pairs.values():
+            register_node(f"127.0.0.1:{self._port}", public, self._tls_files.ca)
         return {index: private for index, (private, _) in pairs.items()}
 
     def _node_command(self) -> list[str]:
@@ -283,21 +280,15 @@ class LoopbackFederation(FlowerControl):
         return argv
 
     def _fork_nodes(self, args: Sequence[list[str]]) -> None:
-        """Start every SuperNode from one ``forked_supernodes`` process; learn their pids."""
+        """Name every SuperNode to the forking process; learn their pids."""
         nodes = [
             NodeSpec(name=f"supernode-{i}", log=self.logs / f"supernode-{i}.log", argv=a)
             for i, a in enumerate(args)
         ]
-        assert self.idle_wait is not None  # forked nodes are prompter SuperNodes
+        assert self.idle_wait is not None and self._forker is not None  # prompter SuperNodes
         spec = ForkSpec(idle_wait=self.idle_wait, heartbeat=self.heartbeat, nodes=nodes)
-        spec_file, pids_file = self.workdir / "supernodes.json", self.workdir / "supernodes.pids"
-        spec_file.write_text(spec.model_dump_json())
-        pids_file.unlink(missing_ok=True)  # an earlier federation's, in a resumed run's folder
-        module = "prism_secure.protocols.adapters.flower.forked_supernodes"
-        argv = [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
-        proc = self._spawn("supernodes", argv)
         try:
-            pids = await_pids(pids_file, proc, spec, self.startup_timeout)
+            pids = self._forker.fork(spec, self.startup_timeout)
         except FederationError as exc:
             raise FederationError(f"{exc}; the log:\n{self.log_of('supernodes')[-2000:]}") from None
         for node in nodes:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from prism_secure.protocols.adapters.flower.control_api import run_status
 from prism_secure.protocols.adapters.flower.processes import FederationError
-from prism_secure.protocols.adapters.flower.run_status import run_status
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class FlowerControl:
 
     def status(self, run_id: str) -> tuple[str, str]:
         """``(status, details)``: from the Control API directly where the connection allows it
-        (:mod:`.run_status`), else from ``flwr ls``."""
+        (:mod:`.control_api`), else from ``flwr ls``."""
         direct = self._direct_status(run_id)
         if direct is not None:
             return direct

@@ -20,9 +20,9 @@ import pytest
 from prism_secure.app import train_run
 from prism_secure.config import build_config
 from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES
+from prism_secure.protocols.adapters.flower.control_api import run_status
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
-from prism_secure.protocols.adapters.flower.run_status import run_status
 
 SITES = 3
 

@@ -39,7 +39,8 @@ def test_the_trial_stops_every_process_on_ctrl_c_and_resumes_to_the_end(
     tmp_path: Path,
     write_run_toml: Callable[[Path, dict[str, object]], Path],
 ) -> None:
-    overrides = {**tiny_overrides, "federation.rounds": 2, "training.threads": 1}
+    # One round: the rounds themselves are the process tests' (test_flower_processes.py).
+    overrides = {**tiny_overrides, "federation.rounds": 1, "training.threads": 1}
     toml = write_run_toml(tmp_path / "run.toml", overrides)
     run = Path(str(overrides["output.runs_dir"])) / str(overrides["output.name"])
     trial = subprocess.Popen(
@@ -71,7 +72,7 @@ def test_the_trial_stops_every_process_on_ctrl_c_and_resumes_to_the_end(
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["round"] for r in rows] == [1, 2] and all(r["survivors"] == 3 for r in rows)
+    assert [r["round"] for r in rows] == [1] and rows[0]["survivors"] == 3
     assert (run / "model.prism").is_file() and (run / "summary.json").is_file()
     ledger = json.loads((run / "privacy.json").read_text())
     assert ledger["releases_per_client"] == 1 and ledger["epsilon"] <= 8.0  # the sites kept theirs

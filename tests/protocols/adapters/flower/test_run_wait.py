@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from prism_secure.protocols.adapters.flower.processes import free_ports
-from prism_secure.protocols.adapters.flower.run_status import run_status
 from prism_secure.protocols.adapters.flower.runs import FlowerControl, connection_toml
 
 
@@ -66,8 +65,6 @@ def test_a_status_the_control_api_does_not_give_here_is_asked_through_the_cli(
     tmp_path: Path,
 ) -> None:
     (port,) = free_ports(1)  # nothing listens there
-    status, why = run_status(f"127.0.0.1:{port}", "7")
-    assert status == "unknown" and why
     control = _CliOnly(tmp_path)
     assert control.status("7") == ("running", "") and len(control.calls) == 1  # no config yet
     (tmp_path / "config.toml").write_text(connection_toml("loopback", port))
