@@ -176,9 +176,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--pids", type=Path, required=True, help="where the pids are written")
     args = parser.parse_args(argv)
+    spec = ForkSpec.model_validate_json(args.spec.read_bytes()) if args.spec.exists() else None
     import flwr.supernode.cli  # noqa: F401 - while the federation starts its SuperLink
 
-    pids = start(ForkSpec.await_file(args.spec))
+    pids = start(spec or ForkSpec.await_file(args.spec))
     write_pids(args.pids, pids)
     print(f"forked {len(pids)} SuperNode(s): {pids}", flush=True)
     supervise(pids)
