@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import os
 import shutil
@@ -96,15 +97,17 @@ class Peers(BaseModel):
 
 
 def preload_modules(names: Sequence[str]) -> None:
-    """Flower's app runtimes and ``names``: what every forked app then finds imported; the
-    apps' object pulls made prompt (:mod:`.prompt_pulls`)."""
+    """Flower's app runtimes and ``names``: what every forked app then finds imported, frozen
+    for the garbage collector; the apps' object pulls made prompt (:mod:`.prompt_pulls`)."""
     import flwr.superlink.runtime.run_serverapp  # noqa: F401 - Flower's ServerApp runtime
     import flwr.supernode.runtime.run_clientapp  # noqa: F401 - Flower's ClientApp runtime
 
     prompt_pulls.install((prompt_pulls.CLIENTAPP, prompt_pulls.SERVERAPP))  # for every fork
-
     for name in names:
         importlib.import_module(name)
+    # What the imports made lives as long as the process: frozen, a forked app's garbage
+    # collections skip it instead of walking (and so copying) every page of it.
+    gc.freeze()
 
 
 def _run_clientapp(node: WarmNode, token: str) -> None:

@@ -123,7 +123,7 @@ def test_a_node_loop_ends_when_its_supernode_does() -> None:
 
 
 FORKED_EARLY = """
-import json, os, subprocess, sys, threading, time
+import gc, json, os, subprocess, sys, threading, time
 from pathlib import Path
 from prism_secure.protocols.adapters.flower.processes import alive, free_ports
 from prism_secure.protocols.adapters.flower.warm_superexec import Peers, WarmNode, forked_early
@@ -132,6 +132,7 @@ log, (port,) = Path(sys.argv[1]), free_ports(1)
 node = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
 report = {}
 with forked_early(["json"]) as warm:
+    report["frozen"] = gc.get_freeze_count() > 0  # what the imports made, skipped by its forks
     time.sleep(0.3)
     report["session"] = os.getsid(warm.pid) == warm.pid  # not in this one's (a terminal's)
     report["waits"] = alive(warm.pid) and not log.exists()  # nothing written before its peers
@@ -169,6 +170,7 @@ def test_a_superexec_forked_early_serves_the_peers_named_later_and_logs_where_to
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {
+        "frozen": True,
         "session": True,
         "waits": True,
         "folder_during": True,
