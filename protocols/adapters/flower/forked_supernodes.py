@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prism_secure.artifacts.atomic import write_text_atomic
 from prism_secure.protocols.adapters.flower import heartbeat
-from prism_secure.protocols.adapters.flower.processes import FederationError, parent_of, run_forked
+from prism_secure.protocols.adapters.flower.processes import (
+    FederationError,
+    await_written,
+    parent_of,
+    redirect_output,
+    run_forked,
+)
 from prism_secure.protocols.adapters.flower.prompt_supernode import LONGEST_WAIT, shorten_idle_wait
 
 
@@ -64,14 +70,8 @@ class ForkSpec(BaseModel):
         """The spec in ``path`` once it exists (written atomically by a federation whose
         SuperLink is up); exits if the process that started this one ends first, or after
         ``timeout`` s."""
-        parent, deadline = os.getppid(), time.monotonic() + timeout
-        while not path.exists():
-            if os.getppid() != parent:
-                raise SystemExit("the federation that started these SuperNodes is gone")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no SuperNodes named in {path} within {timeout:.0f} s")
-            time.sleep(0.05)
-        return cls.model_validate_json(path.read_bytes())
+        text = await_written(path, timeout, started="these SuperNodes", named="SuperNodes")
+        return cls.model_validate_json(text)
 
 
 @dataclass
@@ -83,13 +83,16 @@ class Forker:
     spec_file: Path
     pids_file: Path
 
-    @staticmethod
-    def argv(spec_file: Path, pids_file: Path) -> list[str]:
-        """The command; an earlier federation's files in the same folder are removed."""
+    @classmethod
+    def start(cls, spawn: Callable[[list[str]], subprocess.Popen[bytes]], folder: Path) -> Forker:
+        """Start it with ``spawn(argv)``, its files in ``folder`` (an earlier federation's
+        removed)."""
+        spec_file, pids_file = folder / "supernodes.json", folder / "supernodes.pids"
         for stale in (spec_file, pids_file):
             stale.unlink(missing_ok=True)
         module = "prism_secure.protocols.adapters.flower.forked_supernodes"
-        return [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
+        argv = [sys.executable, "-m", module, "--spec", str(spec_file), "--pids", str(pids_file)]
+        return cls(spawn(argv), spec_file, pids_file)
 
     def fork(self, spec: ForkSpec, timeout: float) -> dict[str, int]:
         """Name the nodes to fork; their pids, once every one runs."""
@@ -104,13 +107,7 @@ class ForkError(RuntimeError):
 def _run_node(node: NodeSpec) -> None:
     """In the child: a session of its own, output to its log, then Flower's SuperNode."""
     os.setsid()
-    fd = os.open(node.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    for target in (1, 2):
-        os.dup2(fd, target)
-    os.close(fd)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    redirect_output(node.log)
     from flwr.supernode.cli import flower_supernode
 
     sys.argv = ["flower-supernode", *node.argv]

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from prism_secure.protocols.adapters.flower.certificates import (
@@ -133,8 +134,7 @@ class LoopbackFederation(FlowerControl):
         if self.warm is not None:
             self._start_warm_superexec()  # first: it imports while the others start
         if self.idle_wait is not None and self.fork:  # it imports while the SuperLink starts
-            files = (self.workdir / "supernodes.json", self.workdir / "supernodes.pids")
-            self._forker = Forker(self._spawn("supernodes", Forker.argv(*files)), *files)
+            self._forker = Forker.start(partial(self._spawn, "supernodes"), self.workdir)
         self._start_superlink()
         keys = self._enrol_nodes() if self.auth else {}
         ports = free_ports(len(self.nodes))

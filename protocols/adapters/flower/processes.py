@@ -13,6 +13,7 @@ import shlex
 import signal
 import socket
 import sys
+import time
 import traceback
 from importlib import metadata
 from pathlib import Path
@@ -126,6 +127,31 @@ def alive(pid: int | None) -> bool:
             return True
         return True
     return fields[0] not in (b"Z", b"X")
+
+
+def await_written(path: Path, timeout: float, *, started: str, named: str) -> bytes:
+    """``path``'s bytes once it exists (its writer renames it into place whole). Ends this process
+    if the federation that started ``started`` ends first, or when no file names ``named`` within
+    ``timeout`` s."""
+    parent, deadline = os.getppid(), time.monotonic() + timeout
+    while not path.exists():
+        if os.getppid() != parent:
+            raise SystemExit(f"the federation that started {started} is gone")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {named} named in {path} within {timeout:.0f} s")
+        time.sleep(0.05)
+    return path.read_bytes()
+
+
+def redirect_output(log: Path) -> None:
+    """This process's output appended to ``log`` from now on, its input empty (a forked child)."""
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for target in (1, 2):
+        os.dup2(out, target)
+    os.close(out)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
 
 
 def run_forked(target: object, *args: object) -> int:

@@ -44,7 +44,13 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath
 
 from prism_secure.artifacts.atomic import write_text_atomic
 from prism_secure.protocols.adapters.flower import prompt_pulls
-from prism_secure.protocols.adapters.flower.processes import alive, reap, run_forked
+from prism_secure.protocols.adapters.flower.processes import (
+    alive,
+    await_written,
+    reap,
+    redirect_output,
+    run_forked,
+)
 
 FIRST_POLL = 0.05  # seconds: the first wait after a task, doubled after each empty poll
 
@@ -83,14 +89,8 @@ class Peers(BaseModel):
         """The peers ``path`` names, once it exists: a federation writes it (atomically) when its
         processes have started, while this one imports. Ends the process if the one that started
         it ends first, or after ``timeout`` seconds."""
-        parent, deadline = os.getppid(), time.monotonic() + timeout
-        while not path.exists():
-            if os.getppid() != parent:
-                raise SystemExit("the federation that started this warm SuperExec is gone")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no peers named in {path} within {timeout:.0f} s")
-            time.sleep(0.05)
-        return cls.model_validate_json(path.read_bytes())
+        text = await_written(path, timeout, started="this warm SuperExec", named="peers")
+        return cls.model_validate_json(text)
 
     def write(self, path: Path) -> None:
         write_text_atomic(path, self.model_dump_json())
@@ -226,10 +226,7 @@ def _serve_when_named(peers_file: Path, preload: Sequence[str], poll: float) -> 
     os.setsid()  # as a spawned one: a terminal's Ctrl-C reaches the federation, not its parts
     peers = Peers.await_file(peers_file)
     if peers.log is not None:
-        out = os.open(peers.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        os.close(out)
+        redirect_output(peers.log)
     serve(peers.nodes, preload, poll, peers.superlink)
 
 
