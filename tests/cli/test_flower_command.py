@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 import sys
 import tomllib
@@ -79,17 +80,24 @@ def test_superexec_refuses_a_preload_module_that_does_not_exist() -> None:
 
 
 @pytest.mark.parametrize(
-    ("peer", "served_line"),
+    ("peer", "telemetry", "served_line"),
     [
-        ("--node", "warm SuperExec serving 1 SuperNode(s)"),
+        ("--node", None, "warm SuperExec serving 1 SuperNode(s); Flower's telemetry on"),
         # with --superlink and no --node: the SuperLink's ServerApps and no SuperNode
-        ("--superlink", "warm SuperExec serving 0 SuperNode(s) and a SuperLink"),
+        (
+            "--superlink",
+            "0",
+            "warm SuperExec serving 0 SuperNode(s) and a SuperLink; Flower's telemetry off",
+        ),
     ],
 )
-def test_superexec_serves_until_its_peer_ends(peer: str, served_line: str) -> None:
+def test_superexec_serves_until_its_peer_ends(
+    peer: str, telemetry: str | None, served_line: str
+) -> None:
     """The command loads its libraries once and stops with the SuperNode (or SuperLink) it was
     told to follow (``--preload json`` keeps the start short; PRISM's default list is loaded by
-    the warm SuperExec of the real-process equivalence test)."""
+    the warm SuperExec of the real-process equivalence test). Flower's telemetry is as the
+    site's environment sets it."""
     import time
 
     from prism_secure.protocols.adapters.flower.processes import free_ports
@@ -100,7 +108,12 @@ def test_superexec_serves_until_its_peer_ends(peer: str, served_line: str) -> No
     argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
     argv += [peer, f"127.0.0.1:{port}", pid_flag, str(followed.pid)]
     argv += ["--preload", "json"]
-    served = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "FLWR_TELEMETRY_ENABLED"}
+    if telemetry is not None:
+        env["FLWR_TELEMETRY_ENABLED"] = telemetry
+    served = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     try:
         assert served.stdout is not None
         assert served.stdout.readline().strip() == served_line

@@ -43,7 +43,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, FilePath
 
 from prism_secure.artifacts.atomic import write_text_atomic
-from prism_secure.protocols.adapters.flower import prompt_pulls
+from prism_secure.protocols.adapters.flower import prompt_pulls, telemetry
 from prism_secure.protocols.adapters.flower.processes import (
     alive,
     await_written,
@@ -98,10 +98,13 @@ class Peers(BaseModel):
 
 def preload_modules(names: Sequence[str]) -> None:
     """Flower's app runtimes and ``names``: what every forked app then finds imported, frozen
-    for the garbage collector; the apps' object pulls made prompt (:mod:`.prompt_pulls`)."""
+    for the garbage collector; the apps' object pulls made prompt (:mod:`.prompt_pulls`), and
+    telemetry switched off by the environment made cheap (:mod:`.telemetry`)."""
     import flwr.superlink.runtime.run_serverapp  # noqa: F401 - Flower's ServerApp runtime
     import flwr.supernode.runtime.run_clientapp  # noqa: F401 - Flower's ClientApp runtime
 
+    if not telemetry.enabled():
+        telemetry.disable()
     prompt_pulls.install((prompt_pulls.CLIENTAPP, prompt_pulls.SERVERAPP))  # for every fork
     for name in names:
         importlib.import_module(name)
@@ -205,7 +208,8 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     served = f"{len(nodes)} SuperNode(s)" + (" and a SuperLink" if superlink else "")
-    print(f"warm SuperExec serving {served}", flush=True)
+    sent = "on" if telemetry.enabled() else "off"
+    print(f"warm SuperExec serving {served}; Flower's telemetry {sent}", flush=True)
     while loops:
         try:
             pid, _ = os.wait()
@@ -224,6 +228,7 @@ class ForkedWarm:
 
 def _serve_when_named(peers_file: Path, preload: Sequence[str], poll: float) -> None:
     os.setsid()  # as a spawned one: a terminal's Ctrl-C reaches the federation, not its parts
+    telemetry.disable()  # as in every process the federation starts
     peers = Peers.await_file(peers_file)
     if peers.log is not None:
         redirect_output(peers.log)

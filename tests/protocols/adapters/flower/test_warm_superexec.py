@@ -165,8 +165,13 @@ def test_a_superexec_forked_early_serves_the_peers_named_later_and_logs_where_to
 ) -> None:
     # A fresh interpreter: this one may run threads or have computed with torch.
     log = tmp_path / "warm-superexec.log"
+    env = {k: v for k, v in os.environ.items() if k != "FLWR_TELEMETRY_ENABLED"}
     done = subprocess.run(
-        [sys.executable, "-c", FORKED_EARLY, str(log)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", FORKED_EARLY, str(log)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {
@@ -178,4 +183,8 @@ def test_a_superexec_forked_early_serves_the_peers_named_later_and_logs_where_to
         "stopped": True,
         "with_threads": None,
     }
-    assert log.read_text().startswith("warm SuperExec serving 1 SuperNode(s)")
+    # Flower's telemetry was on in the command that forked it (the test's environment sets
+    # nothing), and off in the SuperExec, as in every process the federation starts.
+    assert log.read_text().startswith(
+        "warm SuperExec serving 1 SuperNode(s); Flower's telemetry off"
+    )
