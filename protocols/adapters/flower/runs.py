@@ -13,8 +13,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from prism_secure.protocols.adapters.flower.control_api import run_status
+from prism_secure.protocols.adapters.flower.control_api import (
+    ControlApiError,
+    run_status,
+    start_run,
+)
 from prism_secure.protocols.adapters.flower.processes import FederationError
 
 
@@ -62,9 +67,16 @@ class FlowerControl:
         return done
 
     def submit(self, app_dir: Path, run_config: Mapping[str, object]) -> str:
-        """Start a run of the app in ``app_dir``; its run id."""
+        """Start a run of the app in ``app_dir``; its run id. Asked in this process where the
+        connection allows it (:func:`.control_api.start_run`), else through ``flwr run``."""
         config_file = self.workdir / f"run-config-{time.monotonic_ns()}.toml"
         config_file.write_text(toml_lines(run_config))
+        connection = self._connection()
+        if connection is not None:
+            try:
+                return str(start_run(connection[0], app_dir, _flat(config_file), connection[1]))
+            except ControlApiError:
+                pass  # one that asks for an account, say: Flower's CLI has its login
         done = self.flwr(
             "run",
             str(app_dir),
@@ -95,9 +107,9 @@ class FlowerControl:
             return "unknown", done.stdout + done.stderr
         return str(run.get("status", "unknown")), str(run.get("status-details", ""))
 
-    def _direct_status(self, run_id: str) -> tuple[str, str] | None:
-        """The status asked in this process over the connection's own address and certificate;
-        ``None`` if the connection is not in the config or the SuperLink did not answer so."""
+    def _connection(self) -> tuple[str, Path | None] | None:
+        """The connection's Control API address and CA certificate, as ``flwr`` reads them from
+        ``FLWR_HOME/config.toml``; ``None`` if it is not there."""
         try:
             config = tomllib.loads((Path(self._env["FLWR_HOME"]) / "config.toml").read_text())
             connection = config["superlink"][self.connection]
@@ -105,7 +117,15 @@ class FlowerControl:
         except (OSError, KeyError, TypeError, ValueError):
             return None
         ca = connection.get("root-certificates")
-        status = run_status(address, run_id, Path(ca) if ca else None)
+        return address, Path(ca) if ca else None
+
+    def _direct_status(self, run_id: str) -> tuple[str, str] | None:
+        """The status asked in this process over the connection's own address and certificate;
+        ``None`` if the connection is not in the config or the SuperLink did not answer so."""
+        connection = self._connection()
+        if connection is None:
+            return None
+        status = run_status(connection[0], run_id, connection[1])
         return None if status[0] == "unknown" else status
 
     def wait(
@@ -159,6 +179,13 @@ class FlowerControl:
         sign: Path | None = None,
     ) -> RunOutcome:
         return self.wait(self.submit(app_dir, run_config), timeout, sign=sign)
+
+
+def _flat(config_file: Path) -> dict[str, Any]:
+    """A run-config file as ``flwr run --run-config FILE`` reads it (Flower's own parser)."""
+    from flwr.common.config import parse_config_args
+
+    return parse_config_args([str(config_file)])
 
 
 def connection_toml(name: str, port: int, ca: Path | None = None) -> str:

@@ -20,7 +20,7 @@ import pytest
 from prism_secure.app import train_run
 from prism_secure.config import build_config
 from prism_secure.federation.flower.local import APP_DIR, WARM_MODULES
-from prism_secure.protocols.adapters.flower.control_api import run_status
+from prism_secure.protocols.adapters.flower.control_api import run_status, start_run
 from prism_secure.protocols.adapters.flower.loopback import LoopbackFederation
 from prism_secure.protocols.adapters.flower.processes import descendants
 
@@ -134,7 +134,10 @@ def test_killed_supernodes_drop_out_and_below_t_the_round_aborts(
     )
     toml = write_run_toml(tmp_path / "run.toml", overrides)
     run_dir = tmp_path / "runs" / "kills"
-    run_id = federation.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
+    # Started over the Control API from this process, with TLS, as the federation's submit does.
+    link = tomllib.loads((federation.home / "config.toml").read_text())["superlink"]["loopback"]
+    run_config = {"run-dir": str(run_dir), "config": str(toml)}
+    run_id = str(start_run(link["address"], APP_DIR, run_config, Path(link["root-certificates"])))
     # Kill site 0 once it holds round 1's protocol state (it trained and advertised keys), as a
     # crash would; then stop site 1 in round 2 as its operator would (SIGTERM: it tells the
     # SuperLink it leaves): 2 of 3 remain in round 1 (t = 2), 1 of 3 in round 2.

@@ -15,8 +15,11 @@ from prism_secure.protocols.adapters.flower.control_api import (
     ControlApiError,
     register_node,
     run_status,
+    start_run,
 )
 from prism_secure.protocols.adapters.flower.processes import free_ports
+
+APP_DIR = Path(__file__).parents[4] / "prism_secure" / "federation" / "flower" / "flower-app"
 
 
 def test_a_superlink_that_does_not_answer_gives_no_status_and_enrols_nobody(
@@ -28,6 +31,17 @@ def test_a_superlink_that_does_not_answer_gives_no_status_and_enrols_nobody(
     _, public = make_node_key(tmp_path, "node-0")
     with pytest.raises(ControlApiError, match="refused"):
         register_node(f"127.0.0.1:{port}", public)
+    with pytest.raises(ControlApiError, match="refused the run"):
+        start_run(f"127.0.0.1:{port}", APP_DIR, {"run-dir": str(tmp_path)})
+
+
+def test_a_folder_that_is_no_flower_app_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')  # no [tool.flwr.app]
+    for app in (tmp_path, tmp_path / "missing"):
+        with pytest.raises(ControlApiError, match="is not a Flower app"):
+            start_run("127.0.0.1:1", app, {})
 
 
 def test_a_key_flower_would_not_take_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
