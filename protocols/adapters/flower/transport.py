@@ -6,12 +6,13 @@ round. :func:`exchange` pushes one message per node and pulls replies until all 
 phase's deadline passes (Flower's own ``send_and_receive`` only looks every 3 s); a node that
 errs or stays silent is reported, never raised, so the protocol can treat it as a dropout. Every
 exchange also counts the bytes Flower itself carried: the serialised objects of each message.
+:func:`send_and_receive` is Flower's own exchange, as prompt, for every other message.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from flwr.app import ConfigRecord, Message, RecordDict
@@ -147,3 +148,23 @@ def exchange(
     out.missing = set(pending.values())
     out.seconds = time.monotonic() - start
     return out
+
+
+def send_and_receive(
+    grid: object, messages: Iterable[Message], *, timeout: float | None, poll: float = 0.2
+) -> list[Message]:
+    """What Flower's ``Grid.send_and_receive`` does (push, then pull until every reply is in or
+    ``timeout`` seconds have passed; ``None``: no limit), asking every ``poll`` seconds where
+    flwr 1.42's grid asks every 3 s: a query answered within a second no longer takes three."""
+    prompt_pulls.install((prompt_pulls.SERVERAPP,))
+    pending = set(grid.push_messages(messages))  # type: ignore[attr-defined]
+    ends = None if timeout is None else time.monotonic() + timeout
+    replies: list[Message] = []
+    while ends is None or time.monotonic() < ends:
+        got = list(grid.pull_messages(list(pending)))  # type: ignore[attr-defined]
+        replies += got
+        pending -= {reply.metadata.reply_to_message_id for reply in got}
+        if not pending:
+            break
+        time.sleep(poll if ends is None else max(0.0, min(poll, ends - time.monotonic())))
+    return replies

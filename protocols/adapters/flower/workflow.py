@@ -8,7 +8,8 @@ Message API (``flwr.serverapp.strategy``), one line in the ServerApp::
 The strategy's train messages go out through :func:`~.server_round.secure_round`; the strategy
 gets back **one** reply holding the survivors' weighted mean, weighted by their total weight (so
 its weighted mean of the replies is that mean), plus an error reply for every node that dropped
-out, naming the phase and the reason. Everything else (evaluate, query) passes through as is.
+out, naming the phase and the reason. Everything else (evaluate, query) passes through as is,
+its replies asked for every 0.2 s rather than Flower's 3 s (:func:`~.transport.send_and_receive`).
 ``grid.rounds`` keeps each round's :class:`~.round_report.SecureRound`: the exact de-quantised
 sums, the survivors, the dropouts and refusals, the clip count and the error bounds. Below the
 threshold nothing is released: every reply is an error (the strategy keeps its model), or
@@ -33,6 +34,7 @@ from prism_secure.protocols.adapters.flower.round_report import SecureRound
 from prism_secure.protocols.adapters.flower.round_setup import Format
 from prism_secure.protocols.adapters.flower.server_config import SecAggConfig
 from prism_secure.protocols.adapters.flower.server_round import secure_round
+from prism_secure.protocols.adapters.flower.transport import send_and_receive
 
 log = logging.getLogger(__name__)
 DROPOUT_CODE = 0  # Flower's ErrorCode.UNKNOWN: the reason says what happened
@@ -93,7 +95,7 @@ class SecAggGrid(Grid):
         messages = list(messages)
         train = [m for m in messages if is_train(m)]
         other = [m for m in messages if not is_train(m)]
-        replies = list(self.grid.send_and_receive(other, timeout=timeout)) if other else []
+        replies = send_and_receive(self.grid, other, timeout=timeout) if other else []
         if train:
             replies += self._secure(train)
         return replies

@@ -54,8 +54,8 @@ def partitions(grid: Grid, nodes: int, timeout: float = 300.0) -> dict[int, int]
 def main(grid: Grid, context: Context) -> None:
     cfg = context.run_config
     nodes = int(cfg["min-nodes"])
-    where = partitions(grid, nodes)
     secure = SecAggGrid(grid, secagg_config(cfg))
+    where = partitions(secure, nodes)  # a query: through the secure grid, as prompt as a phase
     history: list[dict] = []
 
     def record(server_round: int, arrays: ArrayRecord) -> MetricRecord:

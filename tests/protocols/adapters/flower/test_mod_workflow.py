@@ -7,6 +7,7 @@ between messages, as a SuperNode does between ClientApp processes.
 from __future__ import annotations
 
 import stat
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -412,3 +413,53 @@ def test_the_legacy_numpyclient_path_under_defaultworkflow() -> None:
     bound = report.mean_error_bound("0")
     assert np.abs(final[0] - mean_shift).max() <= bound
     assert np.abs(final[1] - (1 + 0.5 * mean_shift)).max() <= report.mean_error_bound("1")
+
+
+class LateGrid:
+    """A grid whose nodes answer a query ``delay`` seconds after it is pushed; ``silent`` never."""
+
+    def __init__(self, delay: float, silent: set[int]) -> None:
+        self.delay, self.silent = delay, silent
+        self.due: dict[str, tuple[float, Message]] = {}
+        self.pulls = 0
+
+    def push_messages(self, messages: list[Message]) -> list[str]:
+        ids = []
+        for i, msg in enumerate(messages):
+            mid = f"q{i}"
+            msg.metadata.__dict__["_message_id"] = mid  # what the SuperLink assigns
+            if msg.metadata.dst_node_id not in self.silent:
+                reply = Message(RecordDict({"m": MetricRecord({"x": 1.0})}), reply_to=msg)
+                self.due[mid] = (time.monotonic() + self.delay, reply)
+            ids.append(mid)
+        return ids
+
+    def pull_messages(self, message_ids: list[str]) -> list[Message]:
+        self.pulls += 1
+        now = time.monotonic()
+        ready = [m for m in message_ids if m in self.due and self.due[m][0] <= now]
+        return [self.due.pop(m)[1] for m in ready]
+
+
+def _queries(nodes: list[int]) -> list[Message]:
+    return [Message(RecordDict(), dst_node_id=n, message_type="query") for n in nodes]
+
+
+def test_other_exchanges_pass_through_and_a_late_reply_is_read_within_a_poll() -> None:
+    # Flower's own Grid asks every 3 s: these replies, in after 0.3 s, would be read at 3 s.
+    grid = LateGrid(delay=0.3, silent=set())
+    secure = SecAggGrid(grid, config())  # type: ignore[arg-type]
+    start = time.monotonic()
+    replies = list(secure.send_and_receive(_queries(NODES[:3]), timeout=30.0))
+    took = time.monotonic() - start
+    assert sorted(r.metadata.reply_to_message_id for r in replies) == ["q0", "q1", "q2"]
+    assert 0.3 <= took < 1.5, took
+    assert secure.rounds == []  # no train message: no secure round
+    # A node that never answers: the others' replies once the timeout has passed.
+    grid = LateGrid(delay=0.1, silent={NODES[1]})
+    start = time.monotonic()
+    secure = SecAggGrid(grid, config())  # type: ignore[arg-type]
+    replies = list(secure.send_and_receive(_queries(NODES[:3]), timeout=1.0))
+    took = time.monotonic() - start
+    assert sorted(r.metadata.reply_to_message_id for r in replies) == ["q0", "q2"]
+    assert 1.0 <= took < 2.0 and grid.pulls >= 4, (took, grid.pulls)
