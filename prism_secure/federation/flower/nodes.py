@@ -77,4 +77,4 @@ def wait_for_sites(nodes: NodeMap, expected: int, timeout: float) -> None:
     while nodes.known < expected and time.monotonic() - start < timeout:
         nodes.refresh()
         if nodes.known < expected:
-            time.sleep(1.0)
+            time.sleep(nodes.poll)
