@@ -14,7 +14,8 @@ from prism_secure.federation.flower.client_app import app as client_app
 from prism_secure.federation.flower.nodes import NodeMap, wait_for_sites
 
 
-def _grid(fake_grid: type, tmp_path: Path, data_root: Path) -> object:
+def _two_of_three_sites(fake_grid: type, tmp_path: Path, data_root: Path) -> tuple[object, NodeMap]:
+    """Three configured sites, the third (node 102) not yet connected."""
     configs = {
         100 + cid: {
             "partition-id": cid,
@@ -24,15 +25,15 @@ def _grid(fake_grid: type, tmp_path: Path, data_root: Path) -> object:
         }
         for cid in range(3)
     }
-    return fake_grid(client_app, configs)
+    grid = fake_grid(client_app, configs)
+    grid.online.discard(102)
+    return grid, NodeMap(grid, partitions=3, deadline=5.0, poll=0.1, notice=lambda _: None)
 
 
 def test_a_site_that_connects_late_is_greeted_within_a_poll(
     fake_grid: type, tmp_path: Path, data_root: Path
 ) -> None:
-    grid = _grid(fake_grid, tmp_path, data_root)
-    grid.online.discard(102)
-    nodes = NodeMap(grid, partitions=3, deadline=5.0, poll=0.1, notice=lambda _: None)
+    grid, nodes = _two_of_three_sites(fake_grid, tmp_path, data_root)
     nodes.refresh()  # greets the two sites online; a first hello pays the ClientApp's imports
     assert nodes.known == 2
     threading.Timer(0.3, grid.online.add, args=(102,)).start()
@@ -49,9 +50,7 @@ def test_a_site_that_connects_late_is_greeted_within_a_poll(
 def test_the_wait_ends_at_its_timeout_with_the_sites_it_has(
     fake_grid: type, tmp_path: Path, data_root: Path
 ) -> None:
-    grid = _grid(fake_grid, tmp_path, data_root)
-    grid.online.discard(102)
-    nodes = NodeMap(grid, partitions=3, deadline=5.0, poll=0.1, notice=lambda _: None)
+    _, nodes = _two_of_three_sites(fake_grid, tmp_path, data_root)
 
     start = time.monotonic()
     wait_for_sites(nodes, 3, timeout=0.5)
