@@ -12,7 +12,9 @@ SuperNode: 0.05 s after a message, doubling up to S, 1 s by default); ``--idle-w
 Flower's own ``flower-supernode``, which waits a fixed 3 s. ``--no-fork`` starts each prompter
 SuperNode as an interpreter of its own instead of forking all from one that imported Flower once.
 ``--cold-server`` has the SuperLink's own SuperExec start a fresh ``flwr-serverapp`` instead of
-the warm SuperExec forking the ServerApp.
+the warm SuperExec forking the ServerApp. ``--forked-apps`` has the warm SuperExec fork one
+ClientApp process per message instead of running each node's ClientApps in one resident process
+(``resident_apps``), as the trial does.
 
 ``idle``: the cores each kind of process of a federation with no run uses (SuperLink,
 SuperNodes, warm SuperExec): the standing price of their polls, which a run's training pays too.
@@ -135,6 +137,7 @@ def flower_run(
     fork: bool = True,
     heartbeat: float | None = None,
     warm_server: bool = True,
+    resident: bool = True,
 ) -> dict:
     """One run on a fresh local federation; its wall time, rows and memory peaks."""
     data = str(resolve_data_root(None).resolve())
@@ -166,6 +169,7 @@ def flower_run(
             fork=fork,
             heartbeat=heartbeat,
             warm_server=warm_server,
+            resident=resident,
         ) as fed:
             started, declared = time.perf_counter() - start, declared_heartbeat(fed)
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
@@ -255,6 +259,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             fork=not args.no_fork,
             heartbeat=args.heartbeat,
             warm_server=not args.cold_server,
+            resident=not args.forked_apps,
         )
         same = flower["model"] == (local / "model.prism").read_bytes().hex()
         row = {
@@ -270,6 +275,7 @@ def default_cmd(args: argparse.Namespace) -> list[dict]:
             "flower_overrides": dict(args.flower_set),
             "superexec": "flower" if args.cold else "warm",
             "serverapp": "flower" if args.cold or args.cold_server else "warm",
+            "clientapps": _clientapps(args),
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
             "heartbeat_s": flower["heartbeat_s"],
@@ -307,11 +313,13 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
                 args.idle_wait,
                 not args.no_fork,
                 args.heartbeat,
+                resident=not args.forked_apps,
             )
         row = {
             "bench": "scale",
             "supernodes": nodes,
             "superexec": "flower" if args.cold else "warm",
+            "clientapps": _clientapps(args),
             "supernode_idle_wait_s": args.idle_wait,
             "supernodes_forked": args.idle_wait is not None and not args.no_fork,
             **{k: v for k, v in res.items() if k not in ("rows", "model")},
@@ -323,6 +331,11 @@ def scale_cmd(args: argparse.Namespace) -> list[dict]:
         if res["memory_guard_tripped"]:
             break
     return out
+
+
+def _clientapps(args: argparse.Namespace) -> str:
+    """How the ClientApps ran: Flower's fresh interpreters, forked, or resident per node."""
+    return "flower" if args.cold else ("forked" if args.forked_apps else "resident")
 
 
 def declared_heartbeat(fed: LoopbackFederation) -> float:
@@ -360,6 +373,7 @@ def idle_cmd(args: argparse.Namespace) -> list[dict]:
             idle_wait=args.idle_wait,
             fork=not args.no_fork,
             heartbeat=args.heartbeat,
+            resident=not args.forked_apps,
         ) as fed,
     ):
         time.sleep(args.settle)  # let every process finish starting
@@ -465,6 +479,11 @@ def main() -> None:
         )
         parser.add_argument(
             "--no-slots", action="store_true", help="every node trains at once (no train-slots)"
+        )
+        parser.add_argument(
+            "--forked-apps",
+            action="store_true",
+            help="the warm SuperExec forks a ClientApp per message (not resident per node)",
         )
         parser.add_argument(
             "--heartbeat",

@@ -88,6 +88,12 @@ def superexec_command(
         None, "--superlink-ca", help="The CA certificate of a SuperLink served over TLS."
     ),
     poll: float = typer.Option(0.5, "--poll", min=0.01, help="Seconds between task polls."),
+    resident: bool = typer.Option(
+        True,
+        "--resident/--forked",
+        help="Run the SuperNode's ClientApps one after another in one process of its own "
+        "(resident), or fork one process per message.",
+    ),
     preload: list[str] = typer.Option(
         [],
         "--preload",
@@ -95,7 +101,7 @@ def superexec_command(
         "libraries. Another app's sites name their own, e.g. numpy.",
     ),
 ) -> None:
-    """Fork a SuperNode's ClientApps (and a SuperLink's ServerApps) warm, not from a fresh
+    """Run a SuperNode's ClientApps (and fork a SuperLink's ServerApps) warm, not from a fresh
     interpreter each: serve processes started with `--isolation process`."""
     from pydantic import ValidationError
 
@@ -126,7 +132,7 @@ def superexec_command(
         if not found:
             typer.echo(f"error: --preload {name!r}: no such module here", err=True)
             raise typer.Exit(code=2)
-    serve(nodes, preload, poll, link)
+    serve(nodes, preload, poll, link, resident)
 
 
 @flower_app.command(

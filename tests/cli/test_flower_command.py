@@ -80,24 +80,36 @@ def test_superexec_refuses_a_preload_module_that_does_not_exist() -> None:
 
 
 @pytest.mark.parametrize(
-    ("peer", "telemetry", "served_line"),
+    ("peer", "telemetry", "flags", "served_line"),
     [
-        ("--node", None, "warm SuperExec serving 1 SuperNode(s); Flower's telemetry on"),
+        (
+            "--node",
+            None,
+            [],
+            "warm SuperExec serving 1 SuperNode(s); Flower's telemetry on, resident ClientApps",
+        ),
+        (
+            "--node",
+            "0",
+            ["--forked"],
+            "warm SuperExec serving 1 SuperNode(s); Flower's telemetry off",
+        ),
         # with --superlink and no --node: the SuperLink's ServerApps and no SuperNode
         (
             "--superlink",
             "0",
+            [],
             "warm SuperExec serving 0 SuperNode(s) and a SuperLink; Flower's telemetry off",
         ),
     ],
 )
 def test_superexec_serves_until_its_peer_ends(
-    peer: str, telemetry: str | None, served_line: str
+    peer: str, telemetry: str | None, flags: list[str], served_line: str
 ) -> None:
     """The command loads its libraries once and stops with the SuperNode (or SuperLink) it was
     told to follow (``--preload json`` keeps the start short; PRISM's default list is loaded by
     the warm SuperExec of the real-process equivalence test). Flower's telemetry is as the
-    site's environment sets it."""
+    site's environment sets it; a SuperNode's ClientApps are resident unless ``--forked``."""
     import time
 
     from prism_secure.protocols.adapters.flower.processes import free_ports
@@ -107,7 +119,7 @@ def test_superexec_serves_until_its_peer_ends(
     pid_flag = "--supernode-pid" if peer == "--node" else "--superlink-pid"
     argv = [sys.executable, "-m", "prism_secure.cli.app", "flower", "superexec"]
     argv += [peer, f"127.0.0.1:{port}", pid_flag, str(followed.pid)]
-    argv += ["--preload", "json"]
+    argv += ["--preload", "json", *flags]
     env = {k: v for k, v in os.environ.items() if k != "FLWR_TELEMETRY_ENABLED"}
     if telemetry is not None:
         env["FLWR_TELEMETRY_ENABLED"] = telemetry

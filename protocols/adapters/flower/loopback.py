@@ -61,11 +61,13 @@ class LoopbackFederation(FlowerControl):
     public key, so that only enrolled nodes can join (``auth`` implies ``tls``). ``warm`` names
     modules for one warm SuperExec to import once and fork every ClientApp from
     (:mod:`~prism_secure.protocols.adapters.flower.warm_superexec`), and with ``warm_server``
-    (the default) the run's ServerApp too; ``prewarmed``, one this process forked
-    (``forked_early``), serves instead of a fresh one. ``None`` keeps Flower's own SuperExecs,
-    which start a fresh interpreter for every message. ``idle_wait`` runs each SuperNode as
-    Flower's own with its fixed 3 s wait between empty pulls replaced by waits from 0.05 s after
-    a message up to that many seconds
+    (the default) the run's ServerApp too, and with ``resident`` (the default) it runs each
+    node's ClientApp tasks one after another in one process for that node instead of forking
+    one per task (:mod:`~prism_secure.protocols.adapters.flower.resident_apps`); ``prewarmed``,
+    one this process forked (``forked_early``), serves instead of a fresh one. ``None`` keeps
+    Flower's own SuperExecs, which start a fresh interpreter for every message. ``idle_wait``
+    runs each SuperNode as Flower's own with its fixed 3 s wait between empty pulls replaced by
+    waits from 0.05 s after a message up to that many seconds
     (:mod:`~prism_secure.protocols.adapters.flower.prompt_supernode`), declaring a heartbeat
     every ``heartbeat`` seconds (a killed node is reported within twice that; by default
     :func:`~prism_secure.protocols.adapters.flower.heartbeat.for_federation`); ``idle_wait=None``
@@ -82,6 +84,7 @@ class LoopbackFederation(FlowerControl):
     startup_timeout: float = 120.0
     warm: Sequence[str] | None = None
     warm_server: bool = True  # with warm: the ServerApp forked by the warm SuperExec too
+    resident: bool = True  # with warm: each node's ClientApps run in one process (resident_apps)
     prewarmed: ForkedWarm | None = None  # with warm: a warm SuperExec already forked
     idle_wait: float | None = LONGEST_WAIT  # a SuperNode's longest idle wait; None: Flower's 3 s
     heartbeat: float | None = None  # a prompter SuperNode's interval; None: for_federation(N)
@@ -314,11 +317,13 @@ class LoopbackFederation(FlowerControl):
         ca, link = self._tls_files.ca if self._tls_files is not None else None, None
         if self._warm_server:
             link = WarmNode(address=f"127.0.0.1:{self._port}", pid=self.superlink_pid, ca=ca)
+        resident = self.resident
         if self.prewarmed is None:  # it writes where we sent its output
-            Peers(nodes=nodes, superlink=link).write(self.workdir / PEERS)
+            Peers(nodes=nodes, superlink=link, resident=resident).write(self.workdir / PEERS)
         else:
             log = self.logs / "warm-superexec.log"
-            Peers(nodes=nodes, superlink=link, log=log).write(self.prewarmed.peers)
+            peers = Peers(nodes=nodes, superlink=link, log=log, resident=resident)
+            peers.write(self.prewarmed.peers)
 
     @property
     def _warm_server(self) -> bool:  # the warm SuperExec forks the ServerApp too

@@ -5,7 +5,9 @@ imports Flower and the app anew before it does any work: on a 2-core machine abo
 per message and node, and a PRISM round has five messages per node. This SuperExec imports
 Flower's ClientApp runtime and the app's modules once, then forks one ClientApp process per task.
 A forked ClientApp is still one process per message, run by Flower's own runtime with its task
-token, so nothing lives on between messages except what a node writes to its own files.
+token, so nothing lives on between messages except what a node writes to its own files. With
+``--resident`` a node's ClientApp tasks run one after another in its loop's own process instead
+(:mod:`.resident_apps`): no fork, bundle install or app load per message.
 
 Preload libraries (numpy, torch, prism-secure), not the app's own modules: a module imported here
 is the one every ClientApp uses, whatever copy the run's app bundle holds.
@@ -51,8 +53,10 @@ from prism_secure.protocols.adapters.flower.processes import (
     redirect_output,
     run_forked,
 )
+from prism_secure.protocols.adapters.flower.resident_apps import AppCache, end_with, run_resident
 
 FIRST_POLL = 0.05  # seconds: the first wait after a task, doubled after each empty poll
+RESTARTS = 10  # a node's loop started again at most this often while its node lives
 
 
 class WarmNode(BaseModel):
@@ -83,6 +87,7 @@ class Peers(BaseModel):
     nodes: list[WarmNode] = Field(default_factory=list)
     superlink: WarmNode | None = None
     log: Path | None = None  # where a forked SuperExec writes from then on (see forked_early)
+    resident: bool = False  # each node's ClientApps run in its loop's process (resident_apps)
 
     @classmethod
     def await_file(cls, path: Path, timeout: float = 600.0) -> Peers:
@@ -147,10 +152,10 @@ def _run_serverapp(link: WarmNode, token: str) -> None:
         restore_output()
 
 
-def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
+def node_loop(node: WarmNode, poll: float, server: bool = False, resident: bool = False) -> None:
     """Ask ``node`` for ClientApp tasks (``server``: a SuperLink's ServerApp tasks) and fork one
-    process per task, while the peer lives: :data:`FIRST_POLL` s after a task, the wait doubling
-    to ``poll`` s while none comes."""
+    process per task (``resident``: run each ClientApp task here), while the peer lives:
+    :data:`FIRST_POLL` s after a task, the wait doubling to ``poll`` s while none comes."""
     from flwr.proto.runtime_pb2 import AcquireTaskRequest
     from flwr.supercore.constant import TaskType
     from flwr.supercore.interceptors import RuntimeVersionHttpInterceptor
@@ -164,6 +169,9 @@ def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
     )
     task_type = TaskType.SERVER_APP if server else TaskType.CLIENT_APP
     run_task = _run_serverapp if server else _run_clientapp
+    apps: AppCache = {}  # resident: the loaded ClientApps, by bundle
+    if resident and not server:
+        end_with(node.pid)
     wanted, wait = [task_type], min(FIRST_POLL, poll)
     try:
         while alive(node.pid):
@@ -176,7 +184,9 @@ def node_loop(node: WarmNode, poll: float, server: bool = False) -> None:
                 time.sleep(max(poll, 0.5))
                 continue
             if res.HasField("task") and res.token:
-                if res.task.type == task_type:
+                if res.task.type == task_type and resident and not server:
+                    run_resident(node, res.token, apps)
+                elif res.task.type == task_type:
                     run_forked(run_task, node, res.token)
                 wait = min(FIRST_POLL, poll)  # a protocol's next message comes within a second
                 continue  # a task may follow at once
@@ -191,13 +201,16 @@ def serve(
     preload: Sequence[str],
     poll: float = 0.5,
     superlink: WarmNode | None = None,
+    resident: bool = False,
 ) -> None:
     """Import ``preload``, then serve every node (and ``superlink``'s ServerApps) from a loop of
-    its own until all have ended."""
+    its own until all have ended. A loop that ends while its peer lives (a resident ClientApp
+    that ended its process) is started again, at most :data:`RESTARTS` times per peer."""
     preload_modules(preload)
-    loops = {run_forked(node_loop, node, poll): node for node in nodes}
+    loops = {run_forked(node_loop, node, poll, False, resident): node for node in nodes}
     if superlink is not None:
         loops[run_forked(node_loop, superlink, poll, True)] = superlink
+    restarts = dict.fromkeys(range(len(nodes)), 0)
 
     def stop(signum: int, frame: object) -> None:
         for pid in loops:
@@ -209,13 +222,21 @@ def serve(
     signal.signal(signal.SIGINT, stop)
     served = f"{len(nodes)} SuperNode(s)" + (" and a SuperLink" if superlink else "")
     sent = "on" if telemetry.enabled() else "off"
-    print(f"warm SuperExec serving {served}; Flower's telemetry {sent}", flush=True)
+    apps = ", resident ClientApps" if resident and nodes else ""
+    print(f"warm SuperExec serving {served}; Flower's telemetry {sent}{apps}", flush=True)
     while loops:
         try:
             pid, _ = os.wait()
         except ChildProcessError:
             break
-        loops.pop(pid, None)
+        peer = loops.pop(pid, None)
+        if peer is None or peer is superlink or not alive(peer.pid):
+            continue
+        index = nodes.index(peer)
+        if restarts[index] < RESTARTS:
+            restarts[index] += 1
+            print(f"warm SuperExec: the loop of {peer.address} ended; started again", flush=True)
+            loops[run_forked(node_loop, peer, poll, False, resident)] = peer
 
 
 @dataclass(frozen=True)
@@ -232,7 +253,7 @@ def _serve_when_named(peers_file: Path, preload: Sequence[str], poll: float) -> 
     peers = Peers.await_file(peers_file)
     if peers.log is not None:
         redirect_output(peers.log)
-    serve(peers.nodes, preload, poll, peers.superlink)
+    serve(peers.nodes, preload, poll, peers.superlink, peers.resident)
 
 
 @contextlib.contextmanager
@@ -273,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--peers", type=Path, help="a JSON file naming the peers, awaited after the imports"
     )
+    parser.add_argument(
+        "--resident", action="store_true", help="run each node's ClientApps in its loop's process"
+    )
     args = parser.parse_args(argv)
     if not (args.node or args.superlink or args.peers):
         parser.error("serve at least one --node, the --superlink, or the --peers in a file")
@@ -284,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         peers = Peers(nodes=[WarmNode.parse(n) for n in args.node], superlink=link)
     if not peers.nodes and peers.superlink is None:
         raise SystemExit(f"{args.peers} names no peer")
-    serve(peers.nodes, args.preload, args.poll, peers.superlink)
+    serve(peers.nodes, args.preload, args.poll, peers.superlink, args.resident or peers.resident)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The resident-ClientApp probe: see ``tests/protocols/adapters/flower/test_resident_apps.py``."""
