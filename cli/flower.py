@@ -4,12 +4,12 @@
 ClientApp are modules of the installed package on every machine). ``certs`` makes the TLS files
 of a SuperLink and one authentication key pair per SuperNode, for a trial or a small federation
 without a PKI of its own. ``superexec`` serves a site's SuperNode (started with ``--isolation
-process``) with the warm SuperExec, which forks each ClientApp from the imported package instead
-of starting a fresh interpreter for every message; with ``--superlink`` it forks a SuperLink's
-ServerApps the same way. ``supernode`` runs Flower's own SuperNode
-with waits between its empty pulls that start at 0.05 s after each message, where flwr 1.42
-waits a fixed 3 s, and with 10 s heartbeats, so that the server learns of a dead site within 20 s
-where flwr 1.42's 30 s heartbeats take up to a minute.
+process``) with the warm SuperExec, which runs the node's ClientApps in one process that has
+imported the package (``--forked``: forks one per message from it) instead of starting a fresh
+interpreter for every message; with ``--superlink`` it forks a SuperLink's ServerApps.
+``supernode`` runs Flower's own SuperNode with waits between its empty pulls that start at 0.05
+s after each message, where flwr 1.42 waits a fixed 3 s, and with 10 s heartbeats, so that the
+server learns of a dead site within 20 s where flwr 1.42's 30 s heartbeats take up to a minute.
 """
 
 from __future__ import annotations

@@ -44,10 +44,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "test-faults": args.faults,
     }
     partitions = [{"partition-id": i, "num-partitions": args.nodes} for i in range(args.nodes)]
-    # The warm SuperExec imports these libraries once and forks each ClientApp from them; the
-    # app's own modules still load from its bundle in every ClientApp.
+    # The warm SuperExec imports these libraries once and runs each node's ClientApps in one
+    # process of that node's (or, with --forked-apps, forks one process per message).
     warm = None if args.cold else ("numpy", "prism_secure.protocols.adapters.flower.mod")
-    with LoopbackFederation(workdir, nodes=partitions, warm=warm) as federation:
+    resident = not args.forked_apps
+    with LoopbackFederation(workdir, partitions, warm=warm, resident=resident) as federation:
         outcome = federation.run(APP, config, timeout=args.timeout, sign=out)
     if not outcome.completed:
         raise SystemExit(f"run {outcome.status}: {outcome.details}\n{outcome.log[-3000:]}")
@@ -120,6 +121,11 @@ def parse() -> argparse.Namespace:
         "--cold",
         action="store_true",
         help="Flower's own SuperExec: a fresh interpreter for every message (slower)",
+    )
+    parser.add_argument(
+        "--forked-apps",
+        action="store_true",
+        help="the warm SuperExec forks a ClientApp process per message, not one per node",
     )
     parser.add_argument("--faults", default="", help="TEST ONLY: see secagg_app/faults.py")
     args = parser.parse_args()

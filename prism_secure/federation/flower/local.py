@@ -141,8 +141,9 @@ def train_on_loopback(
 ) -> Path:
     """Train (or resume) a run on a local Flower deployment; the run directory.
 
-    ``warm`` serves the SuperNodes with one warm SuperExec that forks each ClientApp from the
-    app's imported modules, itself forked from this process, which imports them anyway; without
+    ``warm`` serves the SuperNodes with one warm SuperExec that runs each site's ClientApps in
+    one resident process of that site's, forked from the app's imported modules (the SuperExec
+    itself forked from this process, which imports them anyway); without
     it, Flower's own SuperExec starts a fresh interpreter for every message (the same result,
     more slowly).
     """

@@ -1,9 +1,9 @@
 """What a site does in each exchange: train and advertise keys, then one protocol step.
 
-Flower runs every message in a fresh ClientApp process, so the SecAgg client travels between
-phases as its exported state, in a file of the site's own run folder (owner-only, written
-atomically, removed when the round ends). That file is as secret as the client's keys; it
-never leaves the site.
+Flower may run every message in a fresh ClientApp process (its own SuperExec does; a resident
+one need not), so the SecAgg client travels between phases as its exported state, in a file of
+the site's own run folder (owner-only, written atomically, removed when the round ends). That
+file is as secret as the client's keys; it never leaves the site.
 """
 
 from __future__ import annotations

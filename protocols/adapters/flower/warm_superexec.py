@@ -1,4 +1,4 @@
-"""A warm SuperExec: each ClientApp is forked from a process that has already imported the app.
+"""A warm SuperExec: ClientApps run in processes that have already imported the app.
 
 Flower's own SuperExec starts a fresh ``flwr-clientapp`` for every message, and that process
 imports Flower and the app anew before it does any work: on a 2-core machine about 2 CPU-seconds
@@ -6,8 +6,9 @@ per message and node, and a PRISM round has five messages per node. This SuperEx
 Flower's ClientApp runtime and the app's modules once, then forks one ClientApp process per task.
 A forked ClientApp is still one process per message, run by Flower's own runtime with its task
 token, so nothing lives on between messages except what a node writes to its own files. With
-``--resident`` a node's ClientApp tasks run one after another in its loop's own process instead
-(:mod:`.resident_apps`): no fork, bundle install or app load per message.
+``--resident`` (what the trial and ``prism-secure flower superexec`` do) a node's ClientApp tasks
+run one after another in its loop's own process instead (:mod:`.resident_apps`): no fork, bundle
+install or app load per message.
 
 Preload libraries (numpy, torch, prism-secure), not the app's own modules: a module imported here
 is the one every ClientApp uses, whatever copy the run's app bundle holds.

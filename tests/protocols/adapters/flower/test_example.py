@@ -4,7 +4,8 @@ One federation, one round, 11 SuperNodes, threshold 6: one node's update holds a
 refuses it, naming it), and one node fails at each protocol phase after that (share, masked
 input, consistency, unmask). The round must go on, sum exactly the nodes whose masked input is
 in, and match the plain weighted mean of their updates within the stated quantisation bound;
-every process started must be gone afterwards.
+every process started must be gone afterwards. Its ClientApps are forked, one process per
+message (``--forked-apps``): the PRISM process tests run theirs resident, the default.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def test_example_with_a_refused_update_and_a_dropout_at_every_phase(tmp_path: Pa
     workdir = tmp_path / "federation"
     argv = [sys.executable, str(RUN), "--nodes", "11", "--rounds", "1", "--threshold", "6"]
     # Failing nodes answer at once with an error; the deadlines only bound a loaded machine.
-    argv += ["--train-timeout", "300", "--phase-timeout", "120"]
+    argv += ["--train-timeout", "300", "--phase-timeout", "120", "--forked-apps"]
     start = time.monotonic()
     done = subprocess.run(
         [*argv, "--faults", FAULTS, "--workdir", str(workdir)],
