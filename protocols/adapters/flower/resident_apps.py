@@ -32,8 +32,6 @@ from prism_secure.protocols.adapters.flower.processes import alive
 if TYPE_CHECKING:
     from flwr.clientapp import ClientApp
 
-    from prism_secure.protocols.adapters.flower.warm_superexec import WarmNode
-
 #: Bundles' loaded ClientApps, by the bundle's hash: one node loop's, for its whole life.
 AppCache = MutableMapping[str, "ClientApp"]
 
@@ -82,8 +80,9 @@ def _load_app(run_fab: tuple[str, str, str], content: bytes, apps: AppCache) -> 
     return app
 
 
-def run_resident(node: WarmNode, token: str, apps: AppCache) -> None:
-    """Run one ClientApp task of ``node`` in this process, as Flower's ``flwr-clientapp`` would.
+def run_resident(address: str, certificates: bytes | None, token: str, apps: AppCache) -> None:
+    """Run one ClientApp task of the SuperNode whose Runtime API is at ``address`` (over TLS from
+    ``certificates``, else plain HTTP) in this process, as Flower's ``flwr-clientapp`` would.
 
     Never raises for the app's sake: its exception becomes the error reply Flower's runtime
     sends, and a failure to reach the node is logged (the node's own deadline then tells the
@@ -112,9 +111,9 @@ def run_resident(node: WarmNode, token: str, apps: AppCache) -> None:
 
     retry = make_simple_http_retry_invoker()
     client = RuntimeHttpClient.from_server_address(
-        server_address=node.address,
-        insecure=node.ca is None,
-        root_certificates=node.certificates(),
+        server_address=address,
+        insecure=certificates is None,
+        root_certificates=certificates,
         interceptors=[
             RuntimeTracingInterceptor(),
             RuntimeVersionHttpInterceptor(component_name="flwr-clientapp"),

@@ -186,7 +186,7 @@ def node_loop(node: WarmNode, poll: float, server: bool = False, resident: bool 
                 continue
             if res.HasField("task") and res.token:
                 if res.task.type == task_type and resident and not server:
-                    run_resident(node, res.token, apps)
+                    run_resident(node.address, node.certificates(), res.token, apps)
                 elif res.task.type == task_type:
                     run_forked(run_task, node, res.token)
                 wait = min(FIRST_POLL, poll)  # a protocol's next message comes within a second
