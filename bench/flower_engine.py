@@ -227,6 +227,9 @@ def _round_summary(rows: list[dict]) -> dict[str, float]:
         "rounds_completed": len(done),
         "round_s_median": statistics.median(r["seconds"] for r in done) if done else float("nan"),
         **{f"{k}_s_median": statistics.median(v) for k, v in phases.items()},
+        # each round's seconds and phases: round 1 holds every site's one-off release
+        "round_s": [r["seconds"] for r in rows],
+        "phase_s": [r.get("phase_seconds") or {} for r in rows],
     }
 
 
