@@ -42,7 +42,10 @@ def site_release(
     ``prior_releases`` is what the server's ledger says this site released before: if the site's
     file is gone (its state folder was wiped), the new release is composed with those.
     """
+    from prism_secure.app.inputs import setup_threads
+
     cfg = site_config(site, config_json)
+    setup_threads(cfg)  # the release is torch work too: at the run's threads, as in-process
     store = ReleaseStore(run_folder(site, key))
     cid = site.partition_id
     released = store.load(cid)

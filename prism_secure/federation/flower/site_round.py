@@ -66,7 +66,6 @@ def train_and_advertise(
     """Release once (if not yet), train from the global scores, start this round's SecAgg."""
     from prism_secure.app.clients import client_target
     from prism_secure.app.generator import build_run_generator
-    from prism_secure.app.inputs import setup_threads
     from prism_secure.data.datasets import IMAGE_SHAPES
     from prism_secure.features.factory import build_feature_map
     from prism_secure.federation.broadcast import BroadcastError, receive
@@ -79,7 +78,6 @@ def train_and_advertise(
         raise SiteError(site.name, "refuses a session marked insecure")
     with training_slot(site.train_slots_dir, site.train_slots):
         cfg, released = site_release(site, key, config_json, prior_releases)
-        setup_threads(cfg)
         generator = build_run_generator(cfg)
         try:
             global_scores = receive(scores, cfg.federation.broadcast_bits, generator.num_maskable)

@@ -28,7 +28,8 @@ from prism_secure.federation.broadcast import HEADER_BYTES
 from prism_secure.federation.client_round import Client, client_round
 from prism_secure.federation.flower.client_app import app as client_app
 from prism_secure.federation.flower.server_run import serve
-from prism_secure.federation.flower.site import SiteError, read_site, run_key
+from prism_secure.federation.flower.site import SiteError, read_site, run_folder, run_key
+from prism_secure.federation.flower.site_release import site_release
 from prism_secure.federation.flower.site_round import train_and_advertise
 from prism_secure.protocols import SessionParams
 from prism_secure.protocols.adapters.flower.transport import (
@@ -211,6 +212,24 @@ def test_a_site_with_a_missing_data_folder_is_named_and_left_out(
     assert any("909" in n and "no-such-folder" in n for n in notices), notices
     (row,) = _rows(run)
     assert row["participants"] == 3 and row["survivors"] == 2 and not row["aborted"]
+
+
+def test_a_sites_release_runs_at_the_runs_threads_as_in_process(
+    tiny_overrides: dict[str, object], data_root: Path, tmp_path: Path
+) -> None:
+    """Two sites of a trial release at once, each at the run's threads: a release at torch's
+    default (every core) beside another oversubscribes the cores, as it once did."""
+    cfg = build_config(None, _overrides(tiny_overrides, **{"training.threads": 1}))
+    site = read_site(_sites(tmp_path, data_root)[101], 101)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _, released = site_release(site, "ab", cfg.model_dump_json(), 0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert released.record.num_releases == 1
+    assert ReleaseStore(run_folder(site, "ab")).load(0) is not None  # kept for later rounds
 
 
 def test_malformed_payloads_are_refused_by_typed_errors() -> None:
