@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING
 from prism_secure.protocols.adapters.flower.processes import alive
 
 if TYPE_CHECKING:
+    from flwr.app import Context, Message
     from flwr.clientapp import ClientApp
+    from flwr.supercore.runtime import RuntimeHttpClient
 
 #: Bundles' loaded ClientApps, by the bundle's hash: one node loop's, for its whole life.
 AppCache = MutableMapping[str, "ClientApp"]
@@ -88,7 +90,8 @@ def run_resident(address: str, certificates: bytes | None, token: str, apps: App
     sends, and a failure to reach the node is logged (the node's own deadline then tells the
     server). An app that ends its process (``SystemExit``) gets the same error reply, then the
     exit goes on and ends the loop: a SuperNode of flwr 1.42 waits for a reply to each task
-    before it takes the next, so a task left unanswered would stall its node for good.
+    before it takes the next, so a task left unanswered would stall its node for good. For the
+    same reason a task whose input could not be pulled is answered too (:func:`_unanswered`).
     """
     from flwr.app import Message
     from flwr.app.error import Error
@@ -122,7 +125,7 @@ def run_resident(address: str, certificates: bytes | None, token: str, apps: App
         retry_invoker=retry,
     )
     heartbeat = HeartbeatSender(make_task_heartbeat_fn_http(client))
-    message = reply = context = None
+    message = reply = context = addressed = None
     status, details = SubStatus.FAILED, "ClientApp task failed due to unknown reason"
     exiting: SystemExit | None = None
     try:
@@ -139,12 +142,15 @@ def run_resident(address: str, certificates: bytes | None, token: str, apps: App
             code = ErrorCode.LOAD_CLIENT_APP_EXCEPTION
             details = "An exception was raised when attempting to load `ClientApp`"
         log(ERROR, "ClientApp raised an exception", exc_info=exc)
+        if message is None:
+            message, addressed = _unanswered(client)
         if message is not None:
             reply = Message(Error(code=code, reason=details), reply_to=message)
     finally:
         try:
-            if reply is not None and context is not None:
-                push_message(client, reply, context)
+            to = context if context is not None else addressed
+            if reply is not None and to is not None:
+                push_message(client, reply, to)
         except Exception as exc:  # noqa: BLE001 - the node is gone or busy: its deadline tells
             log(ERROR, "Failed to push reply message", exc_info=exc)
         retry.max_tries = 1  # as Flower's runtime on its way out: do not block on a lost node
@@ -156,3 +162,50 @@ def run_resident(address: str, certificates: bytes | None, token: str, apps: App
         trim_heap()
     if exiting is not None:
         raise exiting
+
+
+def _unanswered(client: RuntimeHttpClient) -> tuple[Message | None, Context | None]:
+    """The task's message, and where a reply to it goes, when pulling the task's input failed.
+
+    The first ask for a task's input starts the task on the SuperNode; if its answer is lost
+    (seen here once: a connection error, then Flower's retry refused, the task having started),
+    the task can no longer be asked for its input, yet its node waits for the reply. Its message
+    can still be pulled with the task's token, and answered with an error: the server counts the
+    site out of that exchange, and the node takes its next message.
+    """
+    from flwr.app import Context, Message, RecordDict
+    from flwr.proto.node_pb2 import Node
+    from flwr.proto.runtime_pb2 import PullAppMessagesRequest
+    from flwr.supercore import log
+    from flwr.supercore.inflatable.inflatable_protobuf_utils import (
+        make_confirm_message_received_fn_protobuf,
+        make_pull_object_fn_protobuf,
+    )
+    from flwr.supercore.inflatable.inflatable_utils import pull_and_inflate_object_from_tree
+
+    try:
+        res = client.PullMessages(PullAppMessagesRequest())
+        if not res.messages_list:
+            return None, None
+        meta, tree = res.messages_list[0].metadata, res.message_object_trees[0]
+        node = Node(node_id=meta.dst_node_id)
+        message = pull_and_inflate_object_from_tree(
+            tree,
+            make_pull_object_fn_protobuf(client.PullObject, node, meta.run_id),
+            make_confirm_message_received_fn_protobuf(
+                client.ConfirmMessageReceived, node, meta.run_id
+            ),
+            return_type=Message,
+        )
+    except Exception as exc:  # noqa: BLE001 - the node is gone or the token dead: nothing to do
+        log(ERROR, "Could not pull the message of a task whose input was lost", exc_info=exc)
+        return None, None
+    message.metadata.__dict__["_message_id"] = tree.object_id  # as Flower's runtime sets it
+    addressed = Context(
+        run_id=meta.run_id,
+        node_id=meta.dst_node_id,
+        node_config={},
+        state=RecordDict(),
+        run_config={},
+    )
+    return message, addressed
