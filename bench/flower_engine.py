@@ -174,17 +174,18 @@ def flower_run(
             started, declared = time.perf_counter() - start, declared_heartbeat(fed)
             run_id = fed.submit(APP_DIR, {"run-dir": str(run_dir), "config": str(toml)})
             end = time.monotonic() + timeout
-            asked = 0.0  # each status is a flwr CLI process: ask rarely, and once the run is over
-            while not watch.tripped and time.monotonic() < end:
-                every = 2.0 if (run_dir / "summary.json").exists() else 30.0
-                if time.monotonic() - asked > every:
+            summary = run_dir / "summary.json"
+            asked = time.monotonic()  # as the trial follows a run: the summary, then the end
+            while not watch.tripped and time.monotonic() < end and not summary.exists():
+                if time.monotonic() - asked > 30.0:  # a run that died without its summary
                     asked = time.monotonic()
                     if fed.status(run_id)[0].startswith("finished"):
                         break
-                time.sleep(1.0)
+                time.sleep(0.5)
             if watch.tripped:
                 raise RuntimeError("the memory guard stopped the federation")
-            outcome = fed.wait(run_id, max(1.0, end - time.monotonic()), poll=5.0)
+            remaining = max(1.0, end - time.monotonic())
+            outcome = fed.wait(run_id, remaining, poll=2.0, sign=summary, log=False)
             link_peak = _kib(fed.superlink_pid, "VmHWM:")
             completed, status = outcome.completed, outcome.status
     except Exception:  # a federation the guard killed fails in whatever step it was in
