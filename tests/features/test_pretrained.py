@@ -174,4 +174,4 @@ def test_effnet_weighs_two_unless_told_otherwise() -> None:
 def test_the_quality_preset_loads() -> None:
     cfg = build_config(Path(__file__).parents[2] / "examples" / "quality_preset.toml")
     assert cfg.features.parts == ["effnet", "rff", "randconv"]
-    assert (cfg.federation.rounds, cfg.training.local_iters) == (20, 40)
+    assert (cfg.federation.rounds, cfg.training.local_iters, cfg.model.width) == (20, 40, 32)
