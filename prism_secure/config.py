@@ -125,7 +125,11 @@ class FlowerConfig(_Strict):
         default=300.0, gt=0, description="Seconds the server waits for every site before round 1."
     )
     poll_interval: float = Field(
-        default=0.2, gt=0, le=5, description="Seconds between the server's pulls of replies."
+        default=0.2,
+        gt=0,
+        le=5,
+        description="The longest wait, in seconds, between the server's pulls of replies "
+        "(0.05 s after each reply, doubling while none comes).",
     )
 
 

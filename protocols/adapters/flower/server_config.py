@@ -25,7 +25,7 @@ class SecAggConfig(BaseModel):
       loud warning and marks the session insecure; nodes run it only if their mod allows it.
     - deadlines (seconds): ``train_timeout`` for the train exchange (local training included),
       ``phase_timeout`` for each protocol exchange; a node that errs or misses one drops out
-      there. ``poll``: how often replies are pulled.
+      there. ``poll``: the longest wait between pulls of replies (the first is 0.05 s).
     - ``array_key`` / ``weight_key``: where the Message API's content holds the model and
       update, and the weight (FedAvg's defaults).
     - ``on_abort``: below the threshold a round releases nothing; ``"skip"`` answers the

@@ -23,6 +23,11 @@ from prism_secure.protocols.adapters.flower.bounded_pulls import bounded_until
 from prism_secure.protocols.errors import MessageError
 
 RECORD = "prism-secagg"
+#: Seconds from a pull of replies to the next while replies come: the wait doubles after each
+#: empty pull up to the exchange's ``poll``. A protocol phase's replies
+#: come within a second of each other, so the last is read soon; a long training phase costs
+#: a pull every ``poll`` seconds, as a fixed poll would.
+FIRST_POLL = 0.05
 Scalar = int | float | str | bytes | bool
 
 
@@ -106,6 +111,9 @@ def exchange(
 ) -> Exchange:
     """Send ``contents[node]`` to each node; collect replies until all arrive or ``deadline``.
 
+    Replies are pulled at once, then :data:`FIRST_POLL` s after the push and after each pull
+    that brought one, the wait doubling up to ``poll`` s while none comes.
+
     ``grid`` is the ServerApp's :class:`flwr.serverapp.Grid`. A node whose reply is an error
     (its ClientApp raised, the SuperLink found it unavailable, or its reply was still not
     uploaded at the deadline) is in ``errors`` with the reason; a node that did not answer in
@@ -127,11 +135,13 @@ def exchange(
             pending[mid] = node
         else:
             out.errors[node] = "Flower refused the message"
-    ends = start + deadline
+    ends, wait = start + deadline, min(FIRST_POLL, poll)
     while pending:
         started = time.monotonic()
         with bounded_until(ends):  # a half-uploaded reply may not hold the others up
             replies = list(grid.pull_messages(list(pending)))  # type: ignore[attr-defined]
+        if replies:
+            wait = min(FIRST_POLL, poll)
         for reply in replies:
             node = pending.pop(reply.metadata.reply_to_message_id, None)
             if node is None:
@@ -144,7 +154,8 @@ def exchange(
         if started >= ends:
             break  # the pull that began at the deadline was the last
         if pending:
-            time.sleep(max(0.0, min(poll, ends - time.monotonic())))
+            time.sleep(max(0.0, min(wait, ends - time.monotonic())))
+            wait = min(2 * wait, poll)
     out.missing = set(pending.values())
     out.seconds = time.monotonic() - start
     return out

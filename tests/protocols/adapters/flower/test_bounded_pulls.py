@@ -8,6 +8,7 @@ uploading its reply) is exact and repeatable.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -139,6 +140,28 @@ def test_a_reply_in_by_the_deadline_is_read_without_waiting_it_out() -> None:
     )
     assert set(result.replies) == {LATE} and not result.errors and not result.missing
     assert result.seconds < 5.0
+
+
+def test_a_quick_reply_is_read_soon_and_a_slow_one_costs_few_pulls() -> None:
+    """The server looks again 0.05 s after the push, then twice as long each time: a protocol
+    phase's reply is read well before ``poll`` s, and a long wait pulls about once a ``poll``."""
+    quick = Link(late_after=0.4)
+    result = exchange(
+        grid_on(quick), {LATE: pack("share", 1, b"x")}, message_type="query", group_id="1",
+        deadline=30.0, poll=5.0,
+    )  # fmt: skip
+    assert set(result.replies) == {LATE}
+    assert result.seconds < 2.0  # a fixed poll of 5 s: 5 s
+    gaps = [b - a for a, b in itertools.pairwise(quick.pulls)]
+    assert gaps[0] < 0.5 and all(b > 1.5 * a for a, b in itertools.pairwise(gaps))
+
+    slow = Link(late_after=4.0)
+    result = exchange(
+        grid_on(slow), {LATE: pack("share", 1, b"x")}, message_type="query", group_id="1",
+        deadline=30.0, poll=0.8,
+    )  # fmt: skip
+    assert set(result.replies) == {LATE} and 4.0 <= result.seconds < 6.0
+    assert len(slow.pulls) <= 11  # 0.05 .. 0.8 s, then every 0.8 s; a fixed 0.05 s: 80
 
 
 def test_flowers_own_pull_objects_ends_at_the_bound() -> None:
