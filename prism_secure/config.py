@@ -81,7 +81,13 @@ class TrainingConfig(_Strict):
     lr: float = Field(default=0.1, gt=0)
     betas: tuple[float, float] = (0.5, 0.999)
     device: Literal["cpu", "cuda"] = "cpu"
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="torch's threads; None: torch's default (every core). Keep it at most the "
+        "idle cores: beside another job, a run with more threads than free cores slows several "
+        "times over.",
+    )
     moment_estimator: Literal["direct", "adam", "ema"] = Field(
         default="direct",
         description="'direct' matches each batch's feature moments; 'adam' keeps GFMN-style "
