@@ -18,7 +18,7 @@ import torch
 
 from prism_secure.app.tracking import public_split, tracking_spec
 from prism_secure.artifacts.model_file import load_generator
-from prism_secure.config import RunConfig
+from prism_secure.artifacts.rundir import RunDirectory
 from prism_secure.evaluation import domain_metrics
 from prism_secure.evaluation.domain_classifier import ClassifierSpec
 
@@ -28,7 +28,8 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--n", type=int, default=1000)
     args = ap.parse_args()
-    cfg = RunConfig.model_validate_json((args.run / "config.json").read_text())
+    run = RunDirectory.open(args.run)
+    cfg = run.config()
     generator = load_generator(args.run)
     with torch.no_grad():
         images = generator.sample(args.n, seed=cfg.seed)
@@ -37,7 +38,7 @@ def main() -> None:
         images, dataset, root, spec=tracking_spec(cfg), reference_split=public_split(cfg)
     )
     evaluate_view = domain_metrics(images, dataset, root, spec=ClassifierSpec())
-    logged = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
+    logged = run.metrics()
     print(
         json.dumps(
             {

@@ -24,11 +24,29 @@ from prism_secure.protocols.errors import MessageError
 
 RECORD = "prism-secagg"
 #: Seconds from a pull of replies to the next while replies come: the wait doubles after each
-#: empty pull up to the exchange's ``poll``. A protocol phase's replies
-#: come within a second of each other, so the last is read soon; a long training phase costs
-#: a pull every ``poll`` seconds, as a fixed poll would.
+#: empty pull up to the caller's ``poll``. A protocol phase's replies come within a second of
+#: each other, so the last is read soon; a long training phase costs a pull every ``poll``
+#: seconds, as a fixed poll would.
 FIRST_POLL = 0.05
 Scalar = int | float | str | bytes | bool
+
+
+class ReplyWaits:
+    """The waits between pulls of replies: :data:`FIRST_POLL` s, doubling up to ``longest``."""
+
+    def __init__(self, longest: float) -> None:
+        self.first = min(FIRST_POLL, longest)
+        self.longest, self.wait = longest, self.first
+
+    def replied(self) -> None:
+        """A pull brought a reply: the others are likely close behind."""
+        self.wait = self.first
+
+    def sleep(self, until: float | None) -> None:
+        """Wait before the next pull, never past the monotonic time ``until``."""
+        left = self.wait if until is None else min(self.wait, until - time.monotonic())
+        time.sleep(max(0.0, left))
+        self.wait = min(2 * self.wait, self.longest)
 
 
 class FlowerPayloadError(MessageError):
@@ -111,8 +129,8 @@ def exchange(
 ) -> Exchange:
     """Send ``contents[node]`` to each node; collect replies until all arrive or ``deadline``.
 
-    Replies are pulled at once, then :data:`FIRST_POLL` s after the push and after each pull
-    that brought one, the wait doubling up to ``poll`` s while none comes.
+    Replies are pulled at once, then :data:`FIRST_POLL` s after the first pull and after each
+    pull that brought one, the wait doubling up to ``poll`` s while none comes.
 
     ``grid`` is the ServerApp's :class:`flwr.serverapp.Grid`. A node whose reply is an error
     (its ClientApp raised, the SuperLink found it unavailable, or its reply was still not
@@ -135,13 +153,13 @@ def exchange(
             pending[mid] = node
         else:
             out.errors[node] = "Flower refused the message"
-    ends, wait = start + deadline, min(FIRST_POLL, poll)
+    ends, waits = start + deadline, ReplyWaits(poll)
     while pending:
         started = time.monotonic()
         with bounded_until(ends):  # a half-uploaded reply may not hold the others up
             replies = list(grid.pull_messages(list(pending)))  # type: ignore[attr-defined]
         if replies:
-            wait = min(FIRST_POLL, poll)
+            waits.replied()
         for reply in replies:
             node = pending.pop(reply.metadata.reply_to_message_id, None)
             if node is None:
@@ -154,8 +172,7 @@ def exchange(
         if started >= ends:
             break  # the pull that began at the deadline was the last
         if pending:
-            time.sleep(max(0.0, min(wait, ends - time.monotonic())))
-            wait = min(2 * wait, poll)
+            waits.sleep(ends)
     out.missing = set(pending.values())
     out.seconds = time.monotonic() - start
     return out
@@ -165,17 +182,21 @@ def send_and_receive(
     grid: object, messages: Iterable[Message], *, timeout: float | None, poll: float = 0.2
 ) -> list[Message]:
     """What Flower's ``Grid.send_and_receive`` does (push, then pull until every reply is in or
-    ``timeout`` seconds have passed; ``None``: no limit), asking every ``poll`` seconds where
-    flwr 1.42's grid asks every 3 s: a query answered within a second no longer takes three."""
+    ``timeout`` seconds have passed; ``None``: no limit), waiting as :func:`exchange` does, at
+    most ``poll`` seconds, where flwr 1.42's grid asks every 3 s: a query answered within a
+    second no longer takes three."""
     prompt_pulls.install((prompt_pulls.SERVERAPP,))
     pending = set(grid.push_messages(messages))  # type: ignore[attr-defined]
     ends = None if timeout is None else time.monotonic() + timeout
     replies: list[Message] = []
+    waits = ReplyWaits(poll)
     while ends is None or time.monotonic() < ends:
         got = list(grid.pull_messages(list(pending)))  # type: ignore[attr-defined]
         replies += got
         pending -= {reply.metadata.reply_to_message_id for reply in got}
         if not pending:
             break
-        time.sleep(poll if ends is None else max(0.0, min(poll, ends - time.monotonic())))
+        if got:
+            waits.replied()
+        waits.sleep(ends)
     return replies
